@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers shared by the guest init and the scenarios.
+#
+# Results channel protocol (ttyS1, raw): one record per line,
+#   @@wb begin NAME / <file contents> / @@wb end NAME
+#   @@wb exit STATUS   (always last)
+
+WB_CHANNEL=/dev/ttyS1
+WB_MODDIR=/lib/modules/$(uname -r)
+
+wb_cmdline() {
+	for arg in $(cat /proc/cmdline); do
+		case "$arg" in
+		"$1"=*) echo "${arg#*=}" ;;
+		esac
+	done
+}
+
+wb_channel_open() {
+	stty -F "$WB_CHANNEL" raw -echo 2>/dev/null
+}
+
+# wb_put NAME [FILE]: send FILE (default: stdin) to the host as NAME.
+wb_put() {
+	{
+		echo "@@wb begin $1"
+		if [ -n "$2" ]; then cat "$2"; else cat; fi
+		echo "@@wb end $1"
+	} > "$WB_CHANNEL"
+}
+
+wb_exit() {
+	echo "@@wb exit $1" > "$WB_CHANNEL"
+	sync
+	reboot -f
+}
+
+# Monotonic clock in microseconds.
+wb_now_us() {
+	awk '{ printf "%d\n", $1 * 1000000 }' /proc/uptime
+}
+
+# The kernel page-table dump between the module-area markers.
+wb_ptdump_modules() {
+	sed -n '/---\[ Modules \]---/,/---\[ End Modules \]---/p' \
+		/sys/kernel/debug/page_tables/kernel
+}
+
+# Load the module set in depmod order (/wb/modset.order, computed on the host
+# from modules.dep). Prints one line per module; fails on the first error.
+wb_load_modset() {
+	while read -r mod; do
+		if ! out=$(insmod "$WB_MODDIR/$mod" 2>&1); then
+			echo "# wb: insmod $mod failed: $out"
+			return 1
+		fi
+	done < /wb/modset.order
+}
+
+# Unload in reverse depmod order.
+wb_unload_modset() {
+	for mod in $(sed '1!G;h;$!d' /wb/modset.order); do
+		name=$(basename "$mod" .ko)
+		if ! out=$(rmmod "$name" 2>&1); then
+			echo "# wb: rmmod $name failed: $out"
+			return 1
+		fi
+	done
+}

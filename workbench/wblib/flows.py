@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The subcommands: each runs the steps it depends on, then its own."""
+
+import json
+import re
+from pathlib import Path
+
+from . import build, guest, kconfig, report, results, source
+from .common import OUT, WB_DIR, WbError, log
+
+DEFAULT_CONFIG = "wb"
+TESTDATA = WB_DIR / "testdata"
+# The demo boot does not run the KUnit suites built into the same kernel.
+DEMO_APPEND = "kunit.enable=0"
+
+
+def cmd_deps(args):
+    source.deps()
+
+
+def cmd_fetch(args):
+    deb, version = source.fetch()
+    log(f"{deb} ({version}) sha256 verified")
+
+
+def cmd_tree(args):
+    source.tree()
+
+
+def cmd_config(args):
+    source.tree()
+    kconfig.config(args.config)
+
+
+def cmd_build(args):
+    source.deps()
+    source.tree()
+    build.build(args.config)
+
+
+def _scan(res):
+    """Splat lines of a boot's console (a missing console is an error)."""
+    if not res.console.exists():
+        raise WbError(f"{res.console} missing: QEMU did not start")
+    return results.splats(res.console.read_text(errors="replace"))
+
+
+def _print_splats(res, found):
+    for lineno, line in found[:20]:
+        print(f"  {res.console}:{lineno}: {line}")
+
+
+def cmd_run(args):
+    res = guest.boot(args.config, args.scenario, args.append,
+                     timeout=args.timeout)
+    found = _scan(res)
+    _print_splats(res, found)
+    if res.status != 0 or found:
+        raise WbError(f"scenario {args.scenario}: status {res.status}"
+                      f"{' (' + res.reason + ')' if res.reason else ''}, "
+                      f"{len(found)} splat lines")
+
+
+def cmd_parse(args):
+    text = Path(args.file).read_text(errors="replace")
+    if args.kind == "splats":
+        found = results.splats(text)
+        for lineno, line in found:
+            print(f"{args.file}:{lineno}: {line}")
+        print(f"{len(found)} splat lines")
+        return 1 if found else 0
+    if args.kind in ("kunit", "ktap"):
+        out = results.ktap(text)
+        print(json.dumps({k: len(v) for k, v in out.items()}))
+        return 1 if out["FAIL"] or out["ERROR"] else 0
+    classes, wx = results.mapping_classes(text)
+    print(json.dumps({"classes": classes, "wx_bytes": wx}, indent=2))
+    return 0
+
+
+def _mode(append, obj):
+    m = re.search(r"\bvmalloc_contig=(\S+)", append)
+    if m:
+        return m.group(1)
+    cfg = kconfig.parse((obj / ".config").read_text())
+    return "on" if cfg.get("CONFIG_VMALLOC_CONTIG") == "y" else "vanilla"
+
+
+def _demo_report(rundir, res_files, config, accel, append):
+    obj = kconfig.objdir(config)
+    rep = report.demo_report(res_files, source.KERNEL_VERSION, accel,
+                             _mode(append, obj))
+    report.write_json(OUT / "report.json", rep)
+    (rundir / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
+    print(report.table(rep))
+    log(f"wrote {OUT / 'report.json'}")
+    return rep
+
+
+def cmd_report(args):
+    rundir = Path(args.run_dir) if args.run_dir else OUT / "demo"
+    files = {p.name: p.read_text() for p in rundir.iterdir() if p.is_file()}
+    cmd = files.get("qemu.cmd", "")
+    accel = "kvm" if "-accel kvm" in cmd else "tcg"
+    m = re.search(r"\bvmalloc_contig=\S+", cmd)
+    _demo_report(rundir, files, DEFAULT_CONFIG, accel, m.group(0) if m else "")
+
+
+def cmd_demo(args):
+    source.deps()
+    source.tree()
+    build.build(args.config)
+    append = f"{DEMO_APPEND} {args.append}".strip()
+    res = guest.boot(args.config, "demo", append)
+    found = _scan(res)
+    _print_splats(res, found)
+    if res.status != 0:
+        raise WbError(f"demo guest failed with status {res.status}"
+                      f"{' (' + res.reason + ')' if res.reason else ''}; "
+                      f"see {res.console}")
+    if found:
+        raise WbError(f"{len(found)} splat lines in {res.console}")
+    _demo_report(res.rundir, res.files, args.config, res.accel, append)
+
+
+# --- harness self-tests -------------------------------------------------------
+
+def _golden(kind, text):
+    """What the parser of @kind makes of @text, as JSON-able data."""
+    if kind == "splats":
+        try:
+            return {"splats": [ln for _, ln in results.splats(text)]}
+        except WbError as e:
+            return {"error": str(e)}
+    if kind == "ptdump":
+        classes, wx = results.mapping_classes(text)
+        return {"classes": classes, "wx_bytes": wx}
+    if kind == "channel":
+        files, status = guest.parse_channel(text)
+        return {"files": files, "status": status}
+    if kind == "ktap":
+        return {k: sorted(v) for k, v in results.ktap(text).items() if v}
+    raise WbError(f"unknown golden kind {kind}")
+
+
+def golden_cases():
+    """[(name, ok, detail)] for every testdata/NAME.KIND.in with its .json."""
+    out = []
+    for inp in sorted(TESTDATA.glob("*.in")):
+        name, kind = inp.stem.rsplit(".", 1)
+        exp = inp.with_suffix(".json")
+        if not exp.exists():
+            out.append((inp.stem, False, f"{exp.name} missing"))
+            continue
+        got = _golden(kind, inp.read_text())
+        want = json.loads(exp.read_text())
+        out.append((inp.stem, got == want,
+                    "" if got == want else f"got {json.dumps(got)[:400]}"))
+    if not out:
+        raise WbError(f"no golden cases in {TESTDATA}")
+    return out
+
+
+def cmd_selftest(args):
+    source.tree()       # the KTAP cases run the tree's kunit.py
+    cases = golden_cases()
+    for name, ok, detail in cases:
+        print(f"{'ok' if ok else 'not ok'} golden {name}"
+              + (f"  # {detail}" if detail else ""))
+    failed = sum(1 for _, ok, _ in cases if not ok)
+    print(f"{len(cases) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def guest_selftests(config):
+    """Boots that must fail: they prove failures are never a pass."""
+    out = []
+    res = guest.boot(config, "panic", DEMO_APPEND, name="selftest-panic")
+    found = _scan(res)
+    out.append(("guest panic -> status 255 and a splat",
+                res.status == guest.NO_STATUS and bool(found),
+                f"status {res.status}, {len(found)} splats"))
+    res = guest.boot(config, "hang", DEMO_APPEND, name="selftest-hang",
+                     timeout=guest.TIMEOUT["hang"])
+    out.append(("guest hang -> timeout and status 255",
+                res.status == guest.NO_STATUS and "timed out" in res.reason,
+                f"status {res.status}, {res.reason}"))
+    res = guest.boot(config, "nosuch", DEMO_APPEND,
+                     name="selftest-badscenario", known_only=False)
+    out.append(("unknown guest scenario -> status 2", res.status == 2,
+                f"status {res.status}"))
+    return out
+
+
+# --- make test ----------------------------------------------------------------
+
+def kunit_expected(config):
+    """KUnit options the fragments enable: if any, KTAP must appear."""
+    return [s for s, v in kconfig.requested(config).items()
+            if s.endswith("_KUNIT_TEST") and v in ("y", "m")]
+
+
+def cmd_test(args):
+    source.deps()
+    source.tree()
+    build.build(args.config)
+    checks = []   # (name, "PASS"|"FAIL"|"SKIP", detail)
+
+    for name, ok, detail in golden_cases():
+        checks.append((f"golden {name}", "PASS" if ok else "FAIL", detail))
+    for name, ok, detail in guest_selftests(args.config):
+        checks.append((name, "PASS" if ok else "FAIL", detail))
+
+    res = guest.boot(args.config, "test")
+    checks.append(("test boot exit status", "PASS" if res.status == 0
+                   else "FAIL", f"status {res.status} {res.reason}"))
+    found = _scan(res)
+    _print_splats(res, found)
+    checks.append(("test boot console has no splat",
+                   "FAIL" if found else "PASS", f"{len(found)} splat lines"))
+
+    console = res.console.read_text(errors="replace")
+    if kunit_expected(args.config):
+        for status, names in results.ktap(console).items():
+            checks += [(f"kunit {n}", status, "") for n in names]
+    else:
+        log("no KUnit suite configured")
+    for ktapfile in ("kselftest.ktap", "modset.ktap"):
+        if ktapfile not in res.files:
+            if ktapfile == "modset.ktap":
+                checks.append((ktapfile, "FAIL", "guest did not send it"))
+            continue
+        for status, names in results.ktap(res.files[ktapfile]).items():
+            checks += [(f"{ktapfile} {n}", status, "") for n in names]
+
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    lines = []
+    for name, status, detail in checks:
+        status = "FAIL" if status == "ERROR" else status
+        counts[status] = counts.get(status, 0) + 1
+        lines.append(f"{status:<5} {name}" + (f"  # {detail}"
+                                               if detail and status != "PASS"
+                                               else ""))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "test-results.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    summary = f"{counts['PASS']} passed, {counts['FAIL']} failed"
+    if counts["SKIP"]:
+        summary += f", {counts['SKIP']} skipped"
+    print(summary)
+    return 1 if counts["FAIL"] else 0

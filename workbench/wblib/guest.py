@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Boot a guest scenario in QEMU and collect what it sent back.
+
+The console (ttyS0) is only a log.  Results and the exit status come over a
+second UART (ttyS1) so that nothing the kernel prints can forge or hide them.
+A guest that ends without an exit record (panic, reboot, QEMU death) or runs
+past its timeout reports status 255.
+"""
+
+import os
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import build
+from .common import BUILD, OUT, WbError, log
+
+QEMU = "qemu-system-x86_64"
+MEMORY = "2G"
+CPUS = "2"
+CMDLINE = "console=ttyS0 panic=-1 oops=panic loglevel=7"
+TIMEOUT = {"probe": 60, "demo": 600, "test": 1200, "hang": 20}
+PROBE_TIMEOUT = 20
+NO_STATUS = 255
+
+
+@dataclass
+class Result:
+    scenario: str
+    status: int
+    accel: str
+    rundir: Path
+    files: dict = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def console(self):
+        return self.rundir / "console.log"
+
+
+def parse_channel(raw):
+    """(files, status) from the results channel; status None if missing."""
+    files, status, cur, buf = {}, None, None, []
+    for ln in raw.replace("\r", "").split("\n"):
+        if ln.startswith("@@wb begin ") and cur is None:
+            cur, buf = ln[len("@@wb begin "):].strip(), []
+        elif cur is not None and ln == f"@@wb end {cur}":
+            files[cur] = "\n".join(buf) + ("\n" if buf else "")
+            cur = None
+        elif cur is not None:
+            buf.append(ln)
+        elif ln.startswith("@@wb exit "):
+            try:
+                status = int(ln.split()[2])
+            except (IndexError, ValueError):
+                status = None
+    return files, status
+
+
+def qemu_cmd(accel, kernel, initrd, append, console, channel):
+    return [QEMU, "-accel", accel, "-cpu", "max", "-smp", CPUS, "-m", MEMORY,
+            "-nodefaults", "-display", "none", "-no-reboot",
+            "-kernel", str(kernel), "-initrd", str(initrd),
+            "-append", append,
+            "-chardev", f"file,id=console,path={console}",
+            "-serial", "chardev:console",
+            "-chardev", f"file,id=results,path={channel}",
+            "-serial", "chardev:results"]
+
+
+def _boot(config, scenario, accel, append, rundir, timeout, show=True):
+    rundir.mkdir(parents=True, exist_ok=True)
+    console, channel = rundir / "console.log", rundir / "channel.raw"
+    for f in (console, channel):
+        f.unlink(missing_ok=True)
+    full = f"{CMDLINE} wb.scenario={scenario} {append}".strip()
+    cmd = qemu_cmd(accel, build.bzimage(config), build.initramfs(config),
+                   full, console, channel)
+    (rundir / "qemu.cmd").write_text(shlex.join(cmd) + "\n")
+    if show:
+        log(f"boot {scenario} ({accel}, timeout {timeout}s):\n  "
+            + shlex.join(cmd))
+    start = time.monotonic()
+    reason = ""
+    with open(rundir / "qemu.stderr", "w") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                stdout=err, stderr=err)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            reason = f"timed out after {timeout}s"
+    elapsed = time.monotonic() - start
+    raw = channel.read_text(errors="replace") if channel.exists() else ""
+    files, status = parse_channel(raw)
+    if status is None:
+        status = NO_STATUS
+        reason = reason or (f"guest ended without an exit status (QEMU exit "
+                            f"{proc.returncode}: panic, crash or early reboot)")
+    for name, text in files.items():
+        (rundir / name).write_text(text)
+    res = Result(scenario, status, accel, rundir, files, reason)
+    if show:
+        log(f"{scenario}: status {status} in {elapsed:.1f}s"
+            + (f" ({reason})" if reason else "") + f"; console {console}")
+    return res
+
+
+def accel(config):
+    """kvm if a guest really boots under it within seconds, else tcg."""
+    forced = os.environ.get("WB_ACCEL")
+    if forced:
+        if forced not in ("kvm", "tcg"):
+            raise WbError(f"WB_ACCEL={forced}: use kvm or tcg")
+        return forced
+    cache = BUILD / "accel"
+    if cache.exists():
+        return cache.read_text().strip()
+    choice = "tcg"
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        res = _boot(config, "probe", "kvm", "", OUT / "accel-probe",
+                    PROBE_TIMEOUT, show=False)
+        if res.status == 0:
+            choice = "kvm"
+        else:
+            log(f"KVM probe failed ({res.reason or res.status}); using TCG")
+    else:
+        log("/dev/kvm not usable; using TCG")
+    cache.write_text(choice + "\n")
+    return choice
+
+
+def boot(config, scenario, append="", name=None, timeout=None,
+         known_only=True):
+    if known_only and not (build.GUEST / "scenarios" / f"{scenario}.sh").exists():
+        known = sorted(p.stem for p in (build.GUEST / "scenarios").glob("*.sh"))
+        raise WbError(f"unknown scenario '{scenario}' (known: "
+                      f"{', '.join(known)})")
+    for need in (build.bzimage(config), build.initramfs(config)):
+        if not need.exists():
+            raise WbError(f"{need} missing: run 'wb build --config {config}'")
+    acc = accel(config)
+    return _boot(config, scenario, acc, append, OUT / (name or scenario),
+                 timeout or TIMEOUT.get(scenario, 600))

@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The demo report: how module memory is mapped, as a table and as JSON."""
+
+import json
+import math
+
+from . import results
+from .common import WbError
+
+MIB = 1 << 20
+PMD = 2 * MIB
+
+
+def demo_report(files, kernel, accel, mode):
+    """report.json content from the files a demo guest sent back."""
+    need = ("ptdump-modules-after", "meminfo-before", "meminfo-after",
+            "modules")
+    missing = [n for n in need if n not in files]
+    if missing:
+        raise WbError(f"demo guest did not send {', '.join(missing)}")
+    classes, wx = results.mapping_classes(files["ptdump-modules-after"])
+    before = results.meminfo(files["meminfo-before"])
+    after = results.meminfo(files["meminfo-after"])
+    if "DirectMap4k" not in before or "DirectMap4k" not in after:
+        raise WbError("meminfo has no DirectMap4k")
+    loaded = len([ln for ln in files["modules"].splitlines() if ln.strip()])
+    rep = {"kernel": kernel, "accel": accel, "mode": mode,
+           "modules_loaded": loaded, "classes": classes,
+           "directmap_4k_kb": {"before": before["DirectMap4k"],
+                               "after": after["DirectMap4k"]}}
+    if wx:
+        rep["wx_bytes"] = wx
+    return rep
+
+
+def table(rep):
+    lines = [f"module memory of {rep['modules_loaded']} modules, kernel "
+             f"{rep['kernel']}, mode {rep['mode']}, accel {rep['accel']}",
+             "",
+             f"{'class':<8}{'bytes':>12}{'KiB':>9}{'4K entries':>12}"
+             f"{'2M entries':>12}{'% in 2M':>9}{'limit':>7}"]
+    for name in results.CLASSES:
+        c = rep["classes"][name]
+        pct = 100.0 * c["bytes_2m"] / c["bytes"] if c["bytes"] else 0.0
+        limit = math.ceil(c["bytes"] / PMD)
+        lines.append(f"{name:<8}{c['bytes']:>12}{c['bytes'] >> 10:>9}"
+                     f"{c['entries_4k']:>12}{c['entries_2m']:>12}"
+                     f"{pct:>8.1f}%{limit:>7}")
+    dm = rep["directmap_4k_kb"]
+    lines += ["",
+              "limit = ceil(bytes / 2 MiB): the fewest leaf entries possible",
+              f"DirectMap4k: {dm['before']} kB before loading, {dm['after']} "
+              f"kB after ({dm['after'] - dm['before']:+d} kB)"]
+    if rep.get("wx_bytes"):
+        lines.append(f"W+X module bytes: {rep['wx_bytes']}")
+    return "\n".join(lines)
+
+
+def write_json(path, rep):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rep, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Parsers: console splats, x86 ptdump, /proc/meminfo and KTAP (via kunit.py)."""
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .common import SRC, WbError
+
+# A console line matching any of these fails the run, whatever the tests said.
+SPLAT_PATTERNS = [
+    r"WARNING: CPU: \d+ PID: \d+",
+    r"------------\[ cut here \]------------",
+    r"\bBUG: ",
+    r"kernel BUG at ",
+    r"\bOops: ",
+    r"general protection fault",
+    r"Kernel panic - not syncing",
+    r"KASAN: ",
+    r"UBSAN: ",
+    r"WARNING: possible (circular|recursive) locking",
+    r"WARNING: inconsistent lock state",
+    r"WARNING: .*lock.* detected",
+    r"INFO: possible .*locking",
+    r"INFO: trying to register non-static key",
+    r"rcu: INFO: .*detected stall",
+    r"rcu_\w+ self-detected stall",
+    r"watchdog: BUG: soft lockup",
+    r"Watchdog detected hard LOCKUP",
+    r"INFO: task .* blocked for more than",
+    r"Found insecure W\+X mapping",
+    r"Checked W\+X mappings: FAILED",
+    r"kmemleak: \d+ new suspected memory leaks",
+    r"unreferenced object 0x",
+]
+_SPLAT = re.compile("|".join(f"(?:{p})" for p in SPLAT_PATTERNS))
+BOOT_BANNER = "Linux version "
+
+
+def splats(text):
+    """[(line number, line)] of every splat line in a console log.
+
+    A log without the kernel banner cannot have been scanned meaningfully, so
+    it raises instead of looking clean.
+    """
+    if BOOT_BANNER not in text:
+        raise WbError("console log has no kernel banner: nothing to scan")
+    return [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())
+            if _SPLAT.search(ln)]
+
+
+_PTDUMP = re.compile(r"^0x([0-9a-f]+)-0x([0-9a-f]+)\s+(\d+)([KMGT])\s(.*?)"
+                     r"\s*(pgd|p4d|pud|pmd|pte)\s*$")
+LEVEL_SIZE = {"pte": 4 << 10, "pmd": 2 << 20, "pud": 1 << 30}
+CLASSES = ("text", "rodata", "data")
+
+
+def ptdump_entries(text):
+    """[(start, end, flags, level)] for every line of an x86 ptdump."""
+    out = []
+    for ln in text.splitlines():
+        m = _PTDUMP.match(ln.strip())
+        if m:
+            out.append((int(m.group(1), 16), int(m.group(2), 16),
+                        set(m.group(5).split()), m.group(6)))
+    return out
+
+
+def classify(flags):
+    """Final permission class of a present leaf, None if not present."""
+    if not flags & {"RW", "ro"}:
+        return None
+    if "NX" not in flags:
+        return "wx" if "RW" in flags else "text"
+    return "data" if "RW" in flags else "rodata"
+
+
+def mapping_classes(text):
+    """Per class: bytes, bytes_2m, entries_4k, entries_2m (and W+X bytes)."""
+    res = {c: {"bytes": 0, "bytes_2m": 0, "entries_4k": 0, "entries_2m": 0}
+           for c in CLASSES}
+    wx = 0
+    for start, end, flags, level in ptdump_entries(text):
+        cls = classify(flags)
+        if cls is None:
+            continue
+        size = end - start
+        if cls == "wx":
+            wx += size
+            continue
+        if level not in ("pte", "pmd") or size % LEVEL_SIZE[level]:
+            raise WbError(f"unexpected module mapping {start:#x}-{end:#x} "
+                          f"at level {level}")
+        c = res[cls]
+        c["bytes"] += size
+        if level == "pmd":
+            c["bytes_2m"] += size
+            c["entries_2m"] += size // LEVEL_SIZE["pmd"]
+        else:
+            c["entries_4k"] += size // LEVEL_SIZE["pte"]
+    return res, wx
+
+
+def meminfo(text):
+    """{field: kB} of /proc/meminfo."""
+    out = {}
+    for ln in text.splitlines():
+        key, _, rest = ln.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            out[key.strip()] = int(parts[0])
+    return out
+
+
+def _cases(group):
+    for case in group.get("test_cases", []):
+        yield case
+    for sub in group.get("sub_groups", []):
+        yield from _cases(sub)
+
+
+def ktap(log_text, kunit_py=None):
+    """Parse KTAP/TAP with the kernel's kunit.py; {status: [case names]}."""
+    kunit_py = kunit_py or SRC / "tools/testing/kunit/kunit.py"
+    if not Path(kunit_py).exists():
+        raise WbError(f"{kunit_py} missing: run 'wb tree' first")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "log", Path(tmp) / "result.json"
+        src.write_text(log_text)
+        proc = subprocess.run([sys.executable, str(kunit_py), "parse",
+                               f"--json={dst}", str(src)],
+                              capture_output=True, text=True,
+                              env={"PYTHONDONTWRITEBYTECODE": "1",
+                                   "PATH": "/usr/bin:/bin"})
+        if not dst.exists():
+            raise WbError(f"kunit.py parse produced no result:\n"
+                          f"{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+        data = json.loads(dst.read_text())
+    out = {"PASS": [], "FAIL": [], "SKIP": [], "ERROR": []}
+    for case in _cases(data):
+        out.setdefault(case["status"], []).append(
+            case["name"] or "(result missing: crashed or truncated)")
+    if proc.returncode and not out["FAIL"] and not out["ERROR"]:
+        out["ERROR"].append("kunit.py parse: " +
+                            (proc.stdout.strip().splitlines() or ["?"])[-1])
+    return out
