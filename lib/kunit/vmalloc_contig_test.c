@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for vmalloc_contig(), vmalloc_contig_range() and
+ * vfree_contig().
+ */
+
+#include <kunit/static_stub.h>
+#include <kunit/test.h>
+#include <linux/mm.h>
+#include <linux/pgtable.h>
+#include <linux/rcupdate.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+#include <linux/vmalloc_contig.h>
+#include <linux/vmstat.h>
+
+#define LARGEST_BUDDY	(PAGE_SIZE << MAX_PAGE_ORDER)
+
+struct vc_size_case {
+	const char *name;
+	unsigned long size;
+	/* Sizes past the largest buddy order can only be vmalloc. */
+	bool contig_possible;
+};
+
+static const struct vc_size_case vc_size_cases[] = {
+	{ "1", 1, true },
+	{ "PAGE_SIZE-1", PAGE_SIZE - 1, true },
+	{ "PAGE_SIZE", PAGE_SIZE, true },
+	{ "PAGE_SIZE+1", PAGE_SIZE + 1, true },
+	{ "64K", SZ_64K, true },
+	{ "2M-1", SZ_2M - 1, true },
+	{ "2M", SZ_2M, true },
+	{ "2M+1", SZ_2M + 1, true },
+	{ "largest_buddy", LARGEST_BUDDY, true },
+	{ "beyond_largest_buddy", LARGEST_BUDDY + PAGE_SIZE, false },
+};
+
+static void vc_size_desc(const struct vc_size_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(vc_size, vc_size_cases, vc_size_desc);
+
+static void *vc_no_pages(unsigned long size, gfp_t gfp, int node, bool split)
+{
+	return NULL;
+}
+
+static int vc_bad_frees;
+
+static void vc_count_bad_free(const void *addr)
+{
+	vc_bad_frees++;
+}
+
+/* Every page of [addr, addr + size) is direct-mapped and pfn-consecutive. */
+static void vc_expect_contiguous(struct kunit *test, const void *addr,
+				 unsigned long size)
+{
+	unsigned long pfn = page_to_pfn(virt_to_page(addr));
+	unsigned long off;
+
+	KUNIT_ASSERT_TRUE(test, virt_addr_valid(addr));
+	KUNIT_EXPECT_PTR_EQ(test, page_address(virt_to_page(addr)), addr);
+	for (off = 0; off < size; off += PAGE_SIZE)
+		KUNIT_ASSERT_EQ(test, page_to_pfn(virt_to_page(addr + off)),
+				pfn + off / PAGE_SIZE);
+}
+
+static void vc_sizes(struct kunit *test)
+{
+	const struct vc_size_case *c = test->param_value;
+	enum vmalloc_contig_kind kind;
+	u8 *p;
+
+	p = vmalloc_contig(c->size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	kind = vmalloc_contig_kind(p);
+	if (c->contig_possible) {
+		/* A fresh guest has free blocks of every order. */
+		KUNIT_EXPECT_EQ(test, kind, VMALLOC_CONTIG_PAGES);
+	} else {
+		KUNIT_EXPECT_EQ(test, kind, VMALLOC_CONTIG_VMALLOC);
+		KUNIT_EXPECT_TRUE(test, is_vmalloc_addr(p));
+	}
+	if (kind == VMALLOC_CONTIG_PAGES)
+		vc_expect_contiguous(test, p, c->size);
+
+	/* The whole size is usable. */
+	memset(p, 0x5a, c->size);
+	KUNIT_EXPECT_EQ(test, p[c->size - 1], 0x5a);
+	KUNIT_EXPECT_EQ(test, vfree_contig(p), kind);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_NONE);
+}
+
+static void vc_forced_fallback(struct kunit *test)
+{
+	void *p;
+
+	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
+				   vc_no_pages);
+	p = vmalloc_contig(SZ_64K, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_TRUE(test, is_vmalloc_addr(p));
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_VMALLOC);
+	KUNIT_EXPECT_EQ(test, vfree_contig(p), VMALLOC_CONTIG_VMALLOC);
+}
+
+/* vmalloc cannot honour a non-blocking mask: no fallback then. */
+static void vc_nowait_no_fallback(struct kunit *test)
+{
+	void *p;
+
+	p = vmalloc_contig(SZ_16K, GFP_NOWAIT);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_PAGES);
+	vfree_contig(p);
+
+	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
+				   vc_no_pages);
+	KUNIT_EXPECT_NULL(test, vmalloc_contig(SZ_16K, GFP_NOWAIT));
+}
+
+static void vc_expect_zeroed(struct kunit *test, bool contig)
+{
+	const unsigned long size = SZ_256K + 123;
+	u8 *p;
+
+	/* Dirty memory first so that zeroing is what makes it zero. */
+	p = vmalloc_contig(size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	memset(p, 0xff, size);
+	vfree_contig(p);
+
+	p = vmalloc_contig(size, GFP_KERNEL | __GFP_ZERO);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p),
+			contig ? VMALLOC_CONTIG_PAGES : VMALLOC_CONTIG_VMALLOC);
+	KUNIT_EXPECT_NULL(test, memchr_inv(p, 0, size));
+	vfree_contig(p);
+}
+
+static void vc_zero_contig(struct kunit *test)
+{
+	vc_expect_zeroed(test, true);
+}
+
+static void vc_zero_fallback(struct kunit *test)
+{
+	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
+				   vc_no_pages);
+	vc_expect_zeroed(test, false);
+}
+
+static void vc_free_null(struct kunit *test)
+{
+	vc_bad_frees = 0;
+	kunit_activate_static_stub(test, vmalloc_contig_bad_free,
+				   vc_count_bad_free);
+	KUNIT_EXPECT_EQ(test, vfree_contig(NULL), VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vc_bad_frees, 0);
+}
+
+/* Foreign pointers are reported once each and left alone. */
+static void vc_free_foreign(struct kunit *test)
+{
+	u8 *kmem, *vmem, *mine;
+
+	vc_bad_frees = 0;
+	kunit_activate_static_stub(test, vmalloc_contig_bad_free,
+				   vc_count_bad_free);
+
+	kmem = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	vmem = vmalloc(SZ_64K);
+	mine = vmalloc_contig(SZ_64K, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, kmem);
+	KUNIT_ASSERT_NOT_NULL(test, vmem);
+	KUNIT_ASSERT_NOT_NULL(test, mine);
+
+	KUNIT_EXPECT_EQ(test, vfree_contig(kmem), VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vfree_contig(vmem), VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vfree_contig(mine + PAGE_SIZE),
+			VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vfree_contig(mine + 8), VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vc_bad_frees, 4);
+
+	/* Nothing was freed: all of it is still usable. */
+	memset(kmem, 1, PAGE_SIZE);
+	memset(vmem, 2, SZ_64K);
+	memset(mine, 3, SZ_64K);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(mine), VMALLOC_CONTIG_PAGES);
+	kfree(kmem);
+	vfree(vmem);
+	KUNIT_EXPECT_EQ(test, vfree_contig(mine), VMALLOC_CONTIG_PAGES);
+	KUNIT_EXPECT_EQ(test, vc_bad_frees, 4);
+}
+
+#define VC_CYCLES	512
+#define VC_ROUNDS	3
+
+/*
+ * Free pages, once freed xarray nodes have left RCU and the per-cpu lists
+ * are back in the buddy lists.
+ */
+static long vc_free_pages(void)
+{
+	rcu_barrier();
+	drain_all_pages(NULL);
+	return global_zone_page_state(NR_FREE_PAGES);
+}
+
+/*
+ * Free pages are counted before and after many cycles of an odd size (the
+ * tail of every power-of-two block must go back). Other activity (at boot,
+ * the initramfs being unpacked) can take pages meanwhile, never give back
+ * what a leak took: a leak of a page per cycle fails every round, noise
+ * does not.
+ */
+static void vc_expect_no_loss(struct kunit *test, unsigned long size)
+{
+	long before = 0, loss = LONG_MAX;
+	int i, round;
+
+	for (round = 0; round < VC_ROUNDS && loss >= VC_CYCLES / 4; round++) {
+		/* The first cycles may allocate page tables, kept for reuse. */
+		for (i = -VC_CYCLES / 4; i < VC_CYCLES; i++) {
+			void *p;
+
+			if (!i)
+				before = vc_free_pages();
+			p = vmalloc_contig(size, GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, p);
+			vfree_contig(p);
+		}
+		loss = before - vc_free_pages();
+		kunit_info(test, "round %d: %ld pages fewer free after %d cycles\n",
+			   round, loss, VC_CYCLES);
+	}
+	KUNIT_EXPECT_LT(test, loss, VC_CYCLES / 4);
+}
+
+static void vc_cycles_contig(struct kunit *test)
+{
+	vc_expect_no_loss(test, SZ_1M + PAGE_SIZE);
+}
+
+static void vc_cycles_fallback(struct kunit *test)
+{
+	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
+				   vc_no_pages);
+	vc_expect_no_loss(test, SZ_1M + PAGE_SIZE);
+}
+
+struct vc_range_case {
+	const char *name;
+	unsigned long size;
+	unsigned long align;
+	/* Bytes from the start expected to be mapped by PMDs. */
+	unsigned long pmd_bytes;
+};
+
+static const struct vc_range_case vc_range_cases[] = {
+	{ "64K_align_64K", SZ_64K, SZ_64K, 0 },
+	{ "2M_align_2M", SZ_2M, SZ_2M, SZ_2M },
+	{ "2M+64K_align_4K", SZ_2M + SZ_64K, PAGE_SIZE, SZ_2M },
+	{ "largest_buddy_align_2M", LARGEST_BUDDY, SZ_2M, LARGEST_BUDDY },
+	{ "1M+4K_align_1M", SZ_1M + PAGE_SIZE, SZ_1M, 0 },
+};
+
+static void vc_range_desc(const struct vc_range_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(vc_range, vc_range_cases, vc_range_desc);
+
+/* Whether the kernel page table maps @addr with a PMD leaf. */
+static bool vc_pmd_mapped(unsigned long addr)
+{
+	pgd_t *pgd = pgd_offset_k(addr);
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
+
+	if (pgd_none(*pgd))
+		return false;
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(*p4d))
+		return false;
+	pud = pud_offset(p4d, addr);
+	if (pud_none(*pud) || pud_leaf(*pud))
+		return false;
+	pmd = pmd_offset(pud, addr);
+	return pmd_present(*pmd) && pmd_leaf(*pmd);
+}
+
+/*
+ * A window in the middle of the vmalloc space, where nothing else allocates:
+ * whatever the tests get there came from the window they passed.
+ */
+static unsigned long vc_window(void)
+{
+	return ALIGN(VMALLOC_START + (VMALLOC_END - VMALLOC_START) / 2,
+		     PMD_SIZE);
+}
+
+static void vc_range(struct kunit *test)
+{
+	const struct vc_range_case *c = test->param_value;
+	unsigned long start = vc_window(), end = start + SZ_64M;
+	unsigned long addr, off;
+	u8 *p;
+
+	p = vmalloc_contig_range(c->size, c->align, start, end, GFP_KERNEL,
+				 PAGE_KERNEL, 0, NUMA_NO_NODE,
+				 __builtin_return_address(0));
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	addr = (unsigned long)p;
+	KUNIT_EXPECT_GE(test, addr, start);
+	KUNIT_EXPECT_LE(test, addr + c->size, end);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(addr, c->align));
+	KUNIT_ASSERT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_PAGES);
+
+	for (off = 0; off < c->size; off += PAGE_SIZE) {
+		bool want_pmd = off < c->pmd_bytes &&
+				arch_vmap_pmd_supported(PAGE_KERNEL);
+		struct page *page = vmalloc_to_page(p + off);
+
+		KUNIT_ASSERT_NOT_NULL(test, page);
+		KUNIT_ASSERT_EQ(test, page_to_pfn(page),
+				page_to_pfn(vmalloc_to_page(p)) +
+				off / PAGE_SIZE);
+		KUNIT_ASSERT_EQ_MSG(test, vc_pmd_mapped(addr + off), want_pmd,
+				    "offset %#lx", off);
+	}
+
+	/* The window mapping and the direct map alias are the same memory. */
+	memset(p, 0x3c, c->size);
+	KUNIT_EXPECT_EQ(test,
+			*(u8 *)page_address(vmalloc_to_page(p + c->size - 1)),
+			0x3c);
+	KUNIT_EXPECT_EQ(test, vfree_contig(p), VMALLOC_CONTIG_PAGES);
+}
+
+/*
+ * vmalloc areas carry a guard page: 2M fits a window of 2M + 4K, exactly at
+ * its start and mapped by one PMD, and does not fit a window of 2M.
+ */
+static void vc_range_window(struct kunit *test)
+{
+	unsigned long start = vc_window();
+	void *p;
+
+	p = vmalloc_contig_range(SZ_2M, SZ_2M, start, start + SZ_2M,
+				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL, 0,
+				 NUMA_NO_NODE, __builtin_return_address(0));
+	KUNIT_EXPECT_NULL(test, p);
+	vfree_contig(p);
+
+	p = vmalloc_contig_range(SZ_2M, SZ_2M, start,
+				 start + SZ_2M + PAGE_SIZE, GFP_KERNEL,
+				 PAGE_KERNEL, 0, NUMA_NO_NODE,
+				 __builtin_return_address(0));
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, (unsigned long)p, start);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_PAGES);
+	if (arch_vmap_pmd_supported(PAGE_KERNEL))
+		KUNIT_EXPECT_TRUE(test, vc_pmd_mapped(start));
+	vfree_contig(p);
+}
+
+static void vc_range_fallback(struct kunit *test)
+{
+	void *p;
+
+	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
+				   vc_no_pages);
+	p = vmalloc_contig_range(SZ_2M, SZ_2M, vc_window(),
+				 vc_window() + SZ_64M, GFP_KERNEL, PAGE_KERNEL,
+				 0, NUMA_NO_NODE, __builtin_return_address(0));
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, SZ_2M));
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_VMALLOC);
+	KUNIT_EXPECT_EQ(test, vfree_contig(p), VMALLOC_CONTIG_VMALLOC);
+}
+
+static int vc_test_init(struct kunit *test)
+{
+	if (!vmalloc_contig_enabled())
+		kunit_skip(test, "booted with vmalloc_contig=off");
+	return 0;
+}
+
+static struct kunit_case vmalloc_contig_cases[] = {
+	KUNIT_CASE_PARAM(vc_sizes, vc_size_gen_params),
+	KUNIT_CASE(vc_forced_fallback),
+	KUNIT_CASE(vc_nowait_no_fallback),
+	KUNIT_CASE(vc_zero_contig),
+	KUNIT_CASE(vc_zero_fallback),
+	KUNIT_CASE(vc_free_null),
+	KUNIT_CASE(vc_free_foreign),
+	KUNIT_CASE(vc_cycles_contig),
+	KUNIT_CASE(vc_cycles_fallback),
+	KUNIT_CASE_PARAM(vc_range, vc_range_gen_params),
+	KUNIT_CASE(vc_range_window),
+	KUNIT_CASE(vc_range_fallback),
+	{}
+};
+
+static struct kunit_suite vmalloc_contig_suite = {
+	.name = "vmalloc_contig",
+	.init = vc_test_init,
+	.test_cases = vmalloc_contig_cases,
+};
+
+kunit_test_suite(vmalloc_contig_suite);
