@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from . import kconfig
-from .common import BUILD, WB_DIR, WbError, kmake, log
+from .common import BUILD, REPO, SRC, WB_DIR, WbError, kmake, log, run
 from .source import kernel_release
 
 SHF_ALLOC_EXEC = 0x2 | 0x4
@@ -181,6 +181,41 @@ def _cpio_list(name, order):
     return "\n".join(lines) + "\n"
 
 
+def kselftest_targets():
+    """The selftest directories this repository adds to the kernel."""
+    top = REPO / "tools/testing/selftests"
+    return sorted(p.name for p in top.iterdir() if p.is_dir()) \
+        if top.is_dir() else []
+
+
+def build_kselftests(name):
+    """Build and install our kselftests (static: the guest has no libc)."""
+    dest = BUILD / f"kselftest-{name}"
+    if dest.exists():
+        shutil.rmtree(dest)
+    targets = kselftest_targets()
+    if not targets:
+        return
+    run(["make", "-C", SRC / "tools/testing/selftests",
+         f"O={BUILD / f'kselftest-obj-{name}'}", f"INSTALL_PATH={dest}",
+         f"TARGETS={' '.join(targets)}", "LDFLAGS=-static", "install"],
+        capture=True)
+    log(f"kselftests: {', '.join(targets)} installed in {dest}")
+
+
+def compress_test_modules(name):
+    """An xz copy of each test module, for the in-kernel decompression path."""
+    cfg = kconfig.parse((kconfig.objdir(name) / ".config").read_text())
+    if cfg.get("CONFIG_MODULE_DECOMPRESS") != "y":
+        return
+    for ko in _moddir(name).glob("kernel/lib/test_*.ko"):
+        # The options scripts/Makefile.modinst uses, which the kernel's
+        # xz decoder supports.
+        with open(f"{ko}.xz", "wb") as out:
+            subprocess.run(["xz", "--check=crc32", "--lzma2=dict=1MiB",
+                            "-c", str(ko)], stdout=out, check=True)
+
+
 def build(name):
     obj = kconfig.config(name)
     kmake(obj, "bzImage", "modules")
@@ -189,6 +224,8 @@ def build(name):
         shutil.rmtree(mods)
     kmake(obj, "modules_install", f"INSTALL_MOD_PATH={mods}",
           "INSTALL_MOD_STRIP=1", capture=True)
+    compress_test_modules(name)
+    build_kselftests(name)
     graph = read_modules_dep(_moddir(name))
     order = load_order(graph, modset())
     (BUILD / f"modset-{name}.order").write_text("\n".join(order) + "\n")

@@ -200,38 +200,54 @@ def kunit_expected(config):
             if s.endswith("_KUNIT_TEST") and v in ("y", "m")]
 
 
+def _test_boot(config, name, append):
+    """Boot the test scenario; [(check, status, detail)] of everything in it."""
+    checks = []
+    res = guest.boot(config, "test", append, name=name)
+    checks.append((f"{name}: exit status", "PASS" if res.status == 0
+                   else "FAIL", f"status {res.status} {res.reason}"))
+    found = _scan(res)
+    _print_splats(res, found)
+    checks.append((f"{name}: console has no splat",
+                   "FAIL" if found else "PASS", f"{len(found)} splat lines"))
+    console = res.console.read_text(errors="replace")
+    if kunit_expected(config):
+        for status, names in results.ktap(console).items():
+            checks += [(f"{name}: kunit {n}", status, "") for n in names]
+    if "modset.ktap" not in res.files:
+        checks.append((f"{name}: modset.ktap", "FAIL", "guest did not send it"))
+    for ktapfile in sorted(f for f in res.files if f.endswith(".ktap")):
+        for status, names in results.ktap(res.files[ktapfile]).items():
+            checks += [(f"{name}: {ktapfile} {n}", status, "") for n in names]
+    return checks, res
+
+
 def cmd_test(args):
     source.deps()
     source.tree()
     build.build(args.config)
-    checks = []   # (name, "PASS"|"FAIL"|"SKIP", detail)
+    checks = []   # (name, "PASS"|"FAIL"|"SKIP"|"ERROR", detail)
 
     for name, ok, detail in golden_cases():
         checks.append((f"golden {name}", "PASS" if ok else "FAIL", detail))
     for name, ok, detail in guest_selftests(args.config):
         checks.append((name, "PASS" if ok else "FAIL", detail))
-
-    res = guest.boot(args.config, "test")
-    checks.append(("test boot exit status", "PASS" if res.status == 0
-                   else "FAIL", f"status {res.status} {res.reason}"))
-    found = _scan(res)
-    _print_splats(res, found)
-    checks.append(("test boot console has no splat",
-                   "FAIL" if found else "PASS", f"{len(found)} splat lines"))
-
-    console = res.console.read_text(errors="replace")
-    if kunit_expected(args.config):
-        for status, names in results.ktap(console).items():
-            checks += [(f"kunit {n}", status, "") for n in names]
-    else:
+    if not kunit_expected(args.config):
         log("no KUnit suite configured")
-    for ktapfile in ("kselftest.ktap", "modset.ktap"):
-        if ktapfile not in res.files:
-            if ktapfile == "modset.ktap":
-                checks.append((ktapfile, "FAIL", "guest did not send it"))
-            continue
-        for status, names in results.ktap(res.files[ktapfile]).items():
-            checks += [(f"{ktapfile} {n}", status, "") for n in names]
+
+    found, _ = _test_boot(args.config, "test", "")
+    checks += found
+    # vmalloc_contig=off: the same tests must pass (or skip), and nothing may
+    # be served by contiguous pages.
+    found, res = _test_boot(args.config, "test-off", "vmalloc_contig=off")
+    checks += found
+    cfg = kconfig.parse((kconfig.objdir(args.config) / ".config").read_text())
+    if cfg.get("CONFIG_VMALLOC_CONTIG") == "y":
+        st = results.counters(res.files.get("vmalloc_contig-stats", ""))
+        contig = st.get("contig_allocs", -1) + st.get("mapped_allocs", -1)
+        checks.append(("test-off: no contiguous allocation when off",
+                       "PASS" if st.get("enabled") == 0 and contig == 0
+                       else "FAIL", f"stats {st}"))
 
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     lines = []

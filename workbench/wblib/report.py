@@ -30,6 +30,11 @@ def demo_report(files, kernel, accel, mode):
                                "after": after["DirectMap4k"]}}
     if wx:
         rep["wx_bytes"] = wx
+    if "vmalloc_contig-stats" in files:
+        st = results.counters(files["vmalloc_contig-stats"])
+        rep["vmalloc_contig"] = {k: st.get(k, 0) for k in (
+            "contig_allocs", "mapped_allocs", "vmalloc_allocs", "fallbacks",
+            "bad_frees")}
     return rep
 
 
@@ -51,6 +56,11 @@ def table(rep):
               "limit = ceil(bytes / 2 MiB): the fewest leaf entries possible",
               f"DirectMap4k: {dm['before']} kB before loading, {dm['after']} "
               f"kB after ({dm['after'] - dm['before']:+d} kB)"]
+    vc = rep.get("vmalloc_contig")
+    if vc:
+        lines.append(f"vmalloc_contig: {vc['contig_allocs']} contiguous, "
+                     f"{vc['mapped_allocs']} mapped, {vc['vmalloc_allocs']} "
+                     f"vmalloc allocations ({vc['fallbacks']} fallbacks)")
     if rep.get("wx_bytes"):
         lines.append(f"W+X module bytes: {rep['wx_bytes']}")
     return "\n".join(lines)

@@ -115,11 +115,24 @@ def meminfo(text):
     return out
 
 
+def counters(text):
+    """{key: int} of a "key value" per line file (debugfs stats)."""
+    out = {}
+    for ln in text.splitlines():
+        parts = ln.split()
+        if len(parts) == 2 and parts[1].lstrip("-").isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
 def _cases(group):
     for case in group.get("test_cases", []):
         yield case
     for sub in group.get("sub_groups", []):
         yield from _cases(sub)
+
+
+_SKIP_ALL = re.compile(r"^\s*1\.\.0\s*#\s*SKIP\b(.*)$", re.M)
 
 
 def ktap(log_text, kunit_py=None):
@@ -140,10 +153,16 @@ def ktap(log_text, kunit_py=None):
                           f"{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
         data = json.loads(dst.read_text())
     out = {"PASS": [], "FAIL": [], "SKIP": [], "ERROR": []}
+    skip_all = _SKIP_ALL.search(log_text)
+    if skip_all and not any(True for _ in _cases(data)):
+        # A plan of 0 with a SKIP directive: the whole test skipped itself.
+        out["SKIP"].append(skip_all.group(1).strip())
+        return out
     for case in _cases(data):
         out.setdefault(case["status"], []).append(
             case["name"] or "(result missing: crashed or truncated)")
-    if proc.returncode and not out["FAIL"] and not out["ERROR"]:
-        out["ERROR"].append("kunit.py parse: " +
-                            (proc.stdout.strip().splitlines() or ["?"])[-1])
+    if not any(out.values()):
+        # No result at all: no KTAP, or nothing kunit.py could read.
+        out["ERROR"].append("kunit.py parse found no results: " +
+                            " ".join(proc.stdout.strip().splitlines()[-2:]))
     return out

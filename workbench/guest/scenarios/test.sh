@@ -1,14 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0
 # The test boot: KUnit suites already ran during boot (console KTAP); here run
-# the kselftests installed in /wb/kselftest and a load/unload pass of the
-# module set, as KTAP on the results channel.
+# the installed kselftests (default presets, then the stress preset of each
+# collection that has one) and a load/unload pass of the module set, each as
+# KTAP on the results channel.
 . /wb/lib.sh
 
-ksft_rc=0
 if [ -x /wb/kselftest/run_kselftest.sh ]; then
 	(cd /wb/kselftest && ./run_kselftest.sh) > /tmp/kselftest.ktap 2>&1
-	ksft_rc=$?
 	wb_put kselftest.ktap /tmp/kselftest.ktap
+	for t in /wb/kselftest/*/test_*.sh; do
+		[ -x "$t" ] && grep -q "stress" "$t" || continue
+		name=$(basename "$(dirname "$t")")
+		"$t" stress > "/tmp/$name-stress.ktap" 2>&1
+		wb_put "$name-stress.ktap" "/tmp/$name-stress.ktap"
+	done
 fi
 
 # The module set must load and unload cleanly on the test kernel too.
@@ -27,4 +32,6 @@ fi
 	fi
 } > /tmp/modset.ktap 2>&1
 wb_put modset.ktap /tmp/modset.ktap
-exit "$ksft_rc"
+[ -r /sys/kernel/debug/vmalloc_contig/stats ] &&
+	wb_put vmalloc_contig-stats /sys/kernel/debug/vmalloc_contig/stats
+exit 0
