@@ -14,19 +14,19 @@
  * pointer, and refuses pointers it did not hand out.
  */
 
-#define pr_fmt(fmt) "vmalloc_contig: " fmt
-
 #include <linux/debugfs.h>
 #include <linux/gfp.h>
 #include <linux/hashtable.h>
 #include <linux/init.h>
+#include <linux/kasan.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include <linux/vmalloc_contig.h>
-#include <linux/spinlock.h>
 #include <kunit/static_stub.h>
 #include <kunit/visibility.h>
 
@@ -64,7 +64,7 @@ static struct {
 	atomic_long_t live_pages[VC_NR_BACKINGS];
 	atomic_long_t fallbacks;
 	atomic_long_t bad_frees;
-} vc_stats;
+} vc_counters;
 
 static const char * const vc_backing_name[VC_NR_BACKINGS] = {
 	[VC_DIRECT] = "contig",
@@ -175,6 +175,17 @@ static void vc_free_backing(const struct vc_alloc *a)
 	}
 }
 
+static struct vc_alloc *vc_alloc_record(gfp_t gfp, int node)
+{
+	struct vc_alloc *a = kmalloc_node(sizeof(*a), gfp & GFP_RECLAIM_MASK,
+					  node);
+
+	/* Our own reference must not hide a leak of the allocation. */
+	if (a)
+		kmemleak_no_scan(a);
+	return a;
+}
+
 /*
  * Make @addr (or nothing) the allocation recorded in @a; consumes @a.
  */
@@ -196,8 +207,8 @@ static void *vc_commit(struct vc_alloc *a, void *addr, unsigned long size,
 	hash_add(vc_allocs, &a->node, (unsigned long)addr);
 	spin_unlock_irqrestore(&vc_lock, flags);
 
-	atomic_long_inc(&vc_stats.allocs[backing]);
-	atomic_long_add(a->pages, &vc_stats.live_pages[backing]);
+	atomic_long_inc(&vc_counters.allocs[backing]);
+	atomic_long_add(a->pages, &vc_counters.live_pages[backing]);
 	return addr;
 }
 
@@ -259,7 +270,7 @@ void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 					     __builtin_return_address(0));
 	}
 
-	a = kmalloc_node(sizeof(*a), gfp & GFP_RECLAIM_MASK, node);
+	a = vc_alloc_record(gfp, node);
 	if (!a)
 		return NULL;
 	addr = vmalloc_contig_alloc_pages(size, gfp, node, false);
@@ -269,12 +280,25 @@ void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 	}
 	if (!vc_may_vmalloc(size, gfp))
 		return vc_commit(a, NULL, size, VC_VMALLOC, false);
-	atomic_long_inc(&vc_stats.fallbacks);
+	atomic_long_inc(&vc_counters.fallbacks);
 	addr = __vmalloc_node_noprof(size, 1, gfp, node,
 				     __builtin_return_address(0));
 	return vc_commit(a, addr, size, VC_VMALLOC, false);
 }
 EXPORT_SYMBOL_GPL(vmalloc_contig_node_noprof);
+
+/*
+ * PMDs map the run only if the caller allows huge mappings, as for
+ * vmalloc(), and the run is whole 2M pages: a vm area has one page order.
+ */
+static bool vc_map_huge(struct page *first, unsigned long nr, pgprot_t prot,
+			unsigned long vm_flags)
+{
+	return IS_ENABLED(CONFIG_HAVE_ARCH_HUGE_VMALLOC) &&
+	       (vm_flags & VM_ALLOW_HUGE_VMAP) && vmap_huge_allowed() &&
+	       arch_vmap_pmd_supported(prot) && IS_ALIGNED(nr, PTRS_PER_PMD) &&
+	       IS_ALIGNED(page_to_pfn(first), PTRS_PER_PMD);
+}
 
 /* Map the contiguous run at @addr (direct map) into a vm area. */
 static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
@@ -283,23 +307,18 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
 			  const void *caller)
 {
 	unsigned long nr = PAGE_ALIGN(size) >> PAGE_SHIFT;
-	unsigned int shift = PAGE_SHIFT;
+	kasan_vmalloc_flags_t kasan_flags = KASAN_VMALLOC_VM_ALLOC;
 	struct page *first = virt_to_page(addr);
-	unsigned long va, huge_len = 0;
+	unsigned int shift = PAGE_SHIFT;
 	struct vm_struct *area;
 	struct page **pages;
+	unsigned int flags = 0;
 	unsigned long i;
 	int err;
 
-	/*
-	 * The run is naturally aligned to its buddy order, so a window
-	 * aligned to PMD_SIZE maps its first 2M multiples with PMDs.
-	 */
-	if (nr << PAGE_SHIFT >= PMD_SIZE && arch_vmap_pmd_supported(prot) &&
-	    IS_ALIGNED(page_to_pfn(first), PMD_SIZE >> PAGE_SHIFT)) {
+	if (vc_map_huge(first, nr, prot, vm_flags)) {
 		shift = PMD_SHIFT;
 		align = max(align, PMD_SIZE);
-		huge_len = round_down(nr << PAGE_SHIFT, PMD_SIZE);
 	}
 
 	pages = kvmalloc_array_node_noprof(nr, sizeof(*pages),
@@ -313,7 +332,7 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
 	 * VM_MAP_PUT_PAGES: vfree() frees the pages and the array, and does
 	 * not undo vmalloc's accounting we never did.
 	 */
-	area = __get_vm_area_node(nr << PAGE_SHIFT, align, PAGE_SHIFT,
+	area = __get_vm_area_node(size, align, PAGE_SHIFT,
 				  VM_ALLOC | VM_UNINITIALIZED | VM_MAP_PUT_PAGES |
 				  vm_flags, start, end, node, gfp, caller);
 	if (!area) {
@@ -322,24 +341,33 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
 	}
 	area->pages = pages;
 	area->nr_pages = nr;
-	va = (unsigned long)area->addr;
+	if (shift != PAGE_SHIFT)
+		set_vm_area_page_order(area, shift - PAGE_SHIFT);
 
-	err = 0;
-	if (huge_len)
-		err = vmap_pages_range_noflush(va, va + huge_len, prot, pages,
-					       shift);
-	if (!err && huge_len < nr << PAGE_SHIFT)
-		err = vmap_pages_range_noflush(va + huge_len,
-					       va + (nr << PAGE_SHIFT), prot,
-					       pages + (huge_len >> PAGE_SHIFT),
-					       PAGE_SHIFT);
-	flush_cache_vmap(va, va + (nr << PAGE_SHIFT));
+	/* Page tables are allocated with GFP_KERNEL: scope the caller's mask. */
+	if ((gfp & (__GFP_FS | __GFP_IO)) == __GFP_IO)
+		flags = memalloc_nofs_save();
+	else if (!(gfp & (__GFP_FS | __GFP_IO)))
+		flags = memalloc_noio_save();
+	err = vmap_pages_range_noflush((unsigned long)area->addr,
+				       (unsigned long)area->addr +
+				       (nr << PAGE_SHIFT), prot, pages, shift);
+	if ((gfp & (__GFP_FS | __GFP_IO)) == __GFP_IO)
+		memalloc_nofs_restore(flags);
+	else if (!(gfp & (__GFP_FS | __GFP_IO)))
+		memalloc_noio_restore(flags);
+	flush_cache_vmap((unsigned long)area->addr,
+			 (unsigned long)area->addr + (nr << PAGE_SHIFT));
 	if (err) {
 		/* The pages stay the caller's until we return success. */
 		free_vm_area(area);
 		kvfree(pages);
 		return NULL;
 	}
+
+	if (pgprot_val(prot) == pgprot_val(PAGE_KERNEL))
+		kasan_flags |= KASAN_VMALLOC_PROT_NORMAL;
+	area->addr = kasan_unpoison_vmalloc(area->addr, size, kasan_flags);
 
 	/* Pairs with smp_rmb() in vread_iter() and vmalloc_info_show(). */
 	smp_wmb();
@@ -355,19 +383,21 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
  * @align: alignment of the virtual address
  * @start: lowest address of the window
  * @end: end of the window (exclusive)
- * @gfp: GFP flags, as for vmalloc_contig_node()
+ * @gfp: GFP flags, as for vmalloc_contig_node() but blocking: the vm area
+ *	and the page tables are allocated with GFP_KERNEL
  * @prot: protection of the mapping
  * @vm_flags: VM_* flags for the vm area
  * @node: preferred node, or %NUMA_NO_NODE
  * @caller: caller's return address, for /proc/vmallocinfo
  *
  * Like __vmalloc_node_range(), but first maps an exact run of physically
- * contiguous pages inside [@start, @end), with the largest page size the
- * architecture supports for @prot: from 2M on, the window address is
- * aligned to PMD_SIZE and every whole 2M of the run is mapped by one PMD.
- * Falls back to __vmalloc_node_range() with the caller's arguments.
+ * contiguous pages inside [@start, @end). With %VM_ALLOW_HUGE_VMAP in
+ * @vm_flags, a run of whole 2M pages is mapped by PMDs where the
+ * architecture supports them for @prot (the address is then aligned to
+ * PMD_SIZE); otherwise by PTEs. Falls back to __vmalloc_node_range() with
+ * the caller's arguments.
  *
- * Context: process context, may sleep if @gfp allows it.
+ * Context: process context, may sleep.
  * Return: the address, to be freed with vfree_contig(), or %NULL.
  */
 void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
@@ -379,14 +409,14 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 	struct vc_alloc *a;
 	void *pages, *addr;
 
-	if (!size)
+	if (!size || WARN_ON_ONCE(!gfpflags_allow_blocking(gfp)))
 		return NULL;
 	if (!vc_enabled)
 		return __vmalloc_node_range_noprof(size, align, start, end,
 						   gfp, prot, vm_flags, node,
 						   caller);
 
-	a = kmalloc_node(sizeof(*a), gfp & GFP_RECLAIM_MASK, node);
+	a = vc_alloc_record(gfp, node);
 	if (!a)
 		return NULL;
 	/* vfree() frees the pages of a vm area one by one: split them. */
@@ -400,7 +430,7 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 	}
 	if (!vc_may_vmalloc(size, gfp))
 		return vc_commit(a, NULL, size, VC_VMALLOC, true);
-	atomic_long_inc(&vc_stats.fallbacks);
+	atomic_long_inc(&vc_counters.fallbacks);
 	addr = __vmalloc_node_range_noprof(size, align, start, end, gfp, prot,
 					   vm_flags, node, caller);
 	return vc_commit(a, addr, size, VC_VMALLOC, true);
@@ -473,14 +503,14 @@ enum vmalloc_contig_kind vfree_contig(const void *addr)
 		hash_del(&a->node);
 	spin_unlock_irqrestore(&vc_lock, flags);
 	if (!a) {
-		atomic_long_inc(&vc_stats.bad_frees);
+		atomic_long_inc(&vc_counters.bad_frees);
 		vmalloc_contig_bad_free(addr);
 		return VMALLOC_CONTIG_NONE;
 	}
 
 	vc_free_backing(a);
-	atomic_long_inc(&vc_stats.frees[a->backing]);
-	atomic_long_sub(a->pages, &vc_stats.live_pages[a->backing]);
+	atomic_long_inc(&vc_counters.frees[a->backing]);
+	atomic_long_sub(a->pages, &vc_counters.live_pages[a->backing]);
 	kind = vc_kind(a->backing);
 	kfree(a);
 	return kind;
@@ -494,14 +524,14 @@ static int vc_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "enabled %d\n", vc_enabled);
 	for (i = 0; i < VC_NR_BACKINGS; i++) {
 		seq_printf(m, "%s_allocs %ld\n", vc_backing_name[i],
-			   atomic_long_read(&vc_stats.allocs[i]));
+			   atomic_long_read(&vc_counters.allocs[i]));
 		seq_printf(m, "%s_frees %ld\n", vc_backing_name[i],
-			   atomic_long_read(&vc_stats.frees[i]));
+			   atomic_long_read(&vc_counters.frees[i]));
 		seq_printf(m, "%s_bytes %ld\n", vc_backing_name[i],
-			   atomic_long_read(&vc_stats.live_pages[i]) << PAGE_SHIFT);
+			   atomic_long_read(&vc_counters.live_pages[i]) << PAGE_SHIFT);
 	}
-	seq_printf(m, "fallbacks %ld\n", atomic_long_read(&vc_stats.fallbacks));
-	seq_printf(m, "bad_frees %ld\n", atomic_long_read(&vc_stats.bad_frees));
+	seq_printf(m, "fallbacks %ld\n", atomic_long_read(&vc_counters.fallbacks));
+	seq_printf(m, "bad_frees %ld\n", atomic_long_read(&vc_counters.bad_frees));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vc_stats);
