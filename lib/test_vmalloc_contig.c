@@ -145,7 +145,8 @@ static int tvc_stress(void)
 	for (i = 0; i < n; i++) {
 		init_completion(&done[i]);
 		t = kthread_run_on_cpu(tvc_stress_thread, &done[i],
-				       i % num_online_cpus(), "tvc/%u");
+				       cpumask_nth(i % num_online_cpus(),
+						   cpu_online_mask), "tvc/%u");
 		if (IS_ERR(t)) {
 			/* Count it and let the threads already started finish. */
 			atomic_inc(&tvc_errors);

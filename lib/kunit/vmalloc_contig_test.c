@@ -127,7 +127,8 @@ static void vc_nowait_no_fallback(struct kunit *test)
 
 static void vc_expect_zeroed(struct kunit *test, bool contig)
 {
-	const unsigned long size = SZ_256K + 123;
+	/* One block: freed whole, so the next allocation likely reuses it. */
+	const unsigned long size = SZ_256K;
 	u8 *p;
 
 	/* Dirty memory first so that zeroing is what makes it zero. */
@@ -199,6 +200,16 @@ static void vc_free_foreign(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vc_bad_frees, 4);
 }
 
+/*
+ * A window in the middle of the vmalloc space, where nothing else allocates:
+ * whatever the tests get there came from the window they passed.
+ */
+static unsigned long vc_window(void)
+{
+	return ALIGN(VMALLOC_START + (VMALLOC_END - VMALLOC_START) / 2,
+		     PMD_SIZE);
+}
+
 #define VC_CYCLES	512
 #define VC_ROUNDS	3
 
@@ -220,7 +231,22 @@ static long vc_free_pages(void)
  * what a leak took: a leak of a page per cycle fails every round, noise
  * does not.
  */
-static void vc_expect_no_loss(struct kunit *test, unsigned long size)
+static void *vc_alloc_direct(unsigned long size)
+{
+	return vmalloc_contig(size, GFP_KERNEL);
+}
+
+static void *vc_alloc_range(unsigned long size)
+{
+	return vmalloc_contig_range(size, PAGE_SIZE, vc_window(),
+				    vc_window() + SZ_64M, GFP_KERNEL,
+				    PAGE_KERNEL, VM_ALLOW_HUGE_VMAP,
+				    NUMA_NO_NODE, __builtin_return_address(0));
+}
+
+static void vc_expect_no_loss(struct kunit *test,
+			      void *(*alloc)(unsigned long size),
+			      unsigned long size)
 {
 	long before = 0, loss = LONG_MAX;
 	int i, round;
@@ -232,7 +258,7 @@ static void vc_expect_no_loss(struct kunit *test, unsigned long size)
 
 			if (!i)
 				before = vc_free_pages();
-			p = vmalloc_contig(size, GFP_KERNEL);
+			p = alloc(size);
 			KUNIT_ASSERT_NOT_NULL(test, p);
 			vfree_contig(p);
 		}
@@ -245,30 +271,41 @@ static void vc_expect_no_loss(struct kunit *test, unsigned long size)
 
 static void vc_cycles_contig(struct kunit *test)
 {
-	vc_expect_no_loss(test, SZ_1M + PAGE_SIZE);
+	vc_expect_no_loss(test, vc_alloc_direct, SZ_1M + PAGE_SIZE);
+	vc_expect_no_loss(test, vc_alloc_direct, SZ_1M);
+}
+
+static void vc_cycles_range(struct kunit *test)
+{
+	vc_expect_no_loss(test, vc_alloc_range, SZ_1M + PAGE_SIZE);
+	vc_expect_no_loss(test, vc_alloc_range, PMD_SIZE);
 }
 
 static void vc_cycles_fallback(struct kunit *test)
 {
 	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
 				   vc_no_pages);
-	vc_expect_no_loss(test, SZ_1M + PAGE_SIZE);
+	vc_expect_no_loss(test, vc_alloc_direct, SZ_1M + PAGE_SIZE);
 }
 
 struct vc_range_case {
 	const char *name;
 	unsigned long size;
 	unsigned long align;
-	/* Bytes from the start expected to be mapped by PMDs. */
-	unsigned long pmd_bytes;
+	unsigned long vm_flags;
+	/* Whether PMDs must map it: huge allowed and whole PMD pages. */
+	bool pmd;
 };
 
 static const struct vc_range_case vc_range_cases[] = {
-	{ "64K_align_64K", SZ_64K, SZ_64K, 0 },
-	{ "2M_align_2M", SZ_2M, SZ_2M, SZ_2M },
-	{ "2M+64K_align_4K", SZ_2M + SZ_64K, PAGE_SIZE, SZ_2M },
-	{ "largest_buddy_align_2M", LARGEST_BUDDY, SZ_2M, LARGEST_BUDDY },
-	{ "1M+4K_align_1M", SZ_1M + PAGE_SIZE, SZ_1M, 0 },
+	{ "64K_align_64K", SZ_64K, SZ_64K, VM_ALLOW_HUGE_VMAP, false },
+	{ "PMD_huge", PMD_SIZE, PAGE_SIZE, VM_ALLOW_HUGE_VMAP, true },
+	{ "PMD_not_huge", PMD_SIZE, PMD_SIZE, 0, false },
+	{ "PMD+64K_huge", PMD_SIZE + SZ_64K, PAGE_SIZE, VM_ALLOW_HUGE_VMAP,
+	  false },
+	{ "largest_buddy_huge", LARGEST_BUDDY, PAGE_SIZE, VM_ALLOW_HUGE_VMAP,
+	  true },
+	{ "1M+4K_align_1M", SZ_1M + PAGE_SIZE, SZ_1M, 0, false },
 };
 
 static void vc_range_desc(const struct vc_range_case *c, char *desc)
@@ -277,6 +314,13 @@ static void vc_range_desc(const struct vc_range_case *c, char *desc)
 }
 
 KUNIT_ARRAY_PARAM(vc_range, vc_range_cases, vc_range_desc);
+
+/* Whether PMD mappings of PAGE_KERNEL vmalloc memory exist here at all. */
+static bool vc_huge_vmap(void)
+{
+	return IS_ENABLED(CONFIG_HAVE_ARCH_HUGE_VMALLOC) &&
+	       arch_vmap_pmd_supported(PAGE_KERNEL);
+}
 
 /* Whether the kernel page table maps @addr with a PMD leaf. */
 static bool vc_pmd_mapped(unsigned long addr)
@@ -298,36 +342,28 @@ static bool vc_pmd_mapped(unsigned long addr)
 	return pmd_present(*pmd) && pmd_leaf(*pmd);
 }
 
-/*
- * A window in the middle of the vmalloc space, where nothing else allocates:
- * whatever the tests get there came from the window they passed.
- */
-static unsigned long vc_window(void)
-{
-	return ALIGN(VMALLOC_START + (VMALLOC_END - VMALLOC_START) / 2,
-		     PMD_SIZE);
-}
-
 static void vc_range(struct kunit *test)
 {
 	const struct vc_range_case *c = test->param_value;
 	unsigned long start = vc_window(), end = start + SZ_64M;
+	bool want_pmd = c->pmd && vc_huge_vmap() &&
+			IS_ALIGNED(c->size, PMD_SIZE);
 	unsigned long addr, off;
 	u8 *p;
 
 	p = vmalloc_contig_range(c->size, c->align, start, end, GFP_KERNEL,
-				 PAGE_KERNEL, 0, NUMA_NO_NODE,
+				 PAGE_KERNEL, c->vm_flags, NUMA_NO_NODE,
 				 __builtin_return_address(0));
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	addr = (unsigned long)p;
 	KUNIT_EXPECT_GE(test, addr, start);
 	KUNIT_EXPECT_LE(test, addr + c->size, end);
 	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(addr, c->align));
+	if (want_pmd)
+		KUNIT_EXPECT_TRUE(test, IS_ALIGNED(addr, PMD_SIZE));
 	KUNIT_ASSERT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_PAGES);
 
 	for (off = 0; off < c->size; off += PAGE_SIZE) {
-		bool want_pmd = off < c->pmd_bytes &&
-				arch_vmap_pmd_supported(PAGE_KERNEL);
 		struct page *page = vmalloc_to_page(p + off);
 
 		KUNIT_ASSERT_NOT_NULL(test, page);
@@ -347,28 +383,29 @@ static void vc_range(struct kunit *test)
 }
 
 /*
- * vmalloc areas carry a guard page: 2M fits a window of 2M + 4K, exactly at
- * its start and mapped by one PMD, and does not fit a window of 2M.
+ * vmalloc areas carry a guard page: a PMD fits a window of PMD + 4K, exactly
+ * at its start, and does not fit a window of PMD.
  */
 static void vc_range_window(struct kunit *test)
 {
 	unsigned long start = vc_window();
 	void *p;
 
-	p = vmalloc_contig_range(SZ_2M, SZ_2M, start, start + SZ_2M,
-				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL, 0,
-				 NUMA_NO_NODE, __builtin_return_address(0));
+	p = vmalloc_contig_range(PMD_SIZE, PMD_SIZE, start, start + PMD_SIZE,
+				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
+				 VM_ALLOW_HUGE_VMAP, NUMA_NO_NODE,
+				 __builtin_return_address(0));
 	KUNIT_EXPECT_NULL(test, p);
 	vfree_contig(p);
 
-	p = vmalloc_contig_range(SZ_2M, SZ_2M, start,
-				 start + SZ_2M + PAGE_SIZE, GFP_KERNEL,
-				 PAGE_KERNEL, 0, NUMA_NO_NODE,
+	p = vmalloc_contig_range(PMD_SIZE, PMD_SIZE, start,
+				 start + PMD_SIZE + PAGE_SIZE, GFP_KERNEL,
+				 PAGE_KERNEL, VM_ALLOW_HUGE_VMAP, NUMA_NO_NODE,
 				 __builtin_return_address(0));
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_EXPECT_EQ(test, (unsigned long)p, start);
 	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_PAGES);
-	if (arch_vmap_pmd_supported(PAGE_KERNEL))
+	if (vc_huge_vmap())
 		KUNIT_EXPECT_TRUE(test, vc_pmd_mapped(start));
 	vfree_contig(p);
 }
@@ -379,11 +416,11 @@ static void vc_range_fallback(struct kunit *test)
 
 	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
 				   vc_no_pages);
-	p = vmalloc_contig_range(SZ_2M, SZ_2M, vc_window(),
+	p = vmalloc_contig_range(PMD_SIZE, PMD_SIZE, vc_window(),
 				 vc_window() + SZ_64M, GFP_KERNEL, PAGE_KERNEL,
 				 0, NUMA_NO_NODE, __builtin_return_address(0));
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, SZ_2M));
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, PMD_SIZE));
 	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_VMALLOC);
 	KUNIT_EXPECT_EQ(test, vfree_contig(p), VMALLOC_CONTIG_VMALLOC);
 }
@@ -405,6 +442,7 @@ static struct kunit_case vmalloc_contig_cases[] = {
 	KUNIT_CASE(vc_free_foreign),
 	KUNIT_CASE(vc_cycles_contig),
 	KUNIT_CASE(vc_cycles_fallback),
+	KUNIT_CASE(vc_cycles_range),
 	KUNIT_CASE_PARAM(vc_range, vc_range_gen_params),
 	KUNIT_CASE(vc_range_window),
 	KUNIT_CASE(vc_range_fallback),
