@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Module memory in 2M chunks mapped by PMDs: arch/x86/mm/module_map.c.
+ */
+#ifndef _ASM_X86_MODULE_MAP_H
+#define _ASM_X86_MODULE_MAP_H
+
+#include <linux/execmem.h>
+#include <linux/types.h>
+
+#ifdef CONFIG_X86_MODULE_MAP
+
+bool module_map_setup(unsigned long start, unsigned long end);
+void *module_map_alloc(enum execmem_type type, size_t size);
+bool module_map_free(void *ptr);
+bool module_map_owns(unsigned long addr);
+void module_map_count_split(void);
+void module_map_count_collapse(void);
+
+#else
+
+static inline bool module_map_setup(unsigned long start, unsigned long end)
+{
+	return false;
+}
+
+static inline void *module_map_alloc(enum execmem_type type, size_t size)
+{
+	return NULL;
+}
+
+static inline bool module_map_free(void *ptr)
+{
+	return false;
+}
+
+static inline bool module_map_owns(unsigned long addr)
+{
+	return false;
+}
+
+static inline void module_map_count_split(void)
+{
+}
+
+static inline void module_map_count_collapse(void)
+{
+}
+
+#endif /* CONFIG_X86_MODULE_MAP */
+
+#endif /* _ASM_X86_MODULE_MAP_H */

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Module memory in 2M chunks mapped by PMDs.
+ *
+ * Kernel text is mapped with large pages; module memory comes from vmalloc
+ * in 4K pages, each module costing TLB entries and, through the permission
+ * changes of its direct-map alias, splitting the direct map. Here module
+ * memory is carved out of physically contiguous, 2M-aligned chunks that
+ * vmalloc_contig_range() maps with one PMD each in the module area.
+ *
+ * Every chunk holds one class of memory, by final permission: text (ROX),
+ * rodata, ro_after_init (RO+NX), data (RW+NX), and the same three for the
+ * init sections, which are freed after init and so get chunks of their own.
+ * A chunk always has its class permission, so a 2M page never mixes them:
+ *
+ * - A piece handed to the loader is made writable (CPA splits the PMD), the
+ *   loader and every text patcher write as usual, then the strict-RWX calls
+ *   give the piece its final permission and CPA collapses the 512 PTEs back
+ *   into one PMD as soon as the chunk is uniform again.
+ * - Free text is INT3 and stays ROX; a freed text piece is refilled with INT3
+ *   through text_poke_set().
+ * - The direct-map alias of a chunk takes the class permission once, for the
+ *   whole 2M, when the chunk is created; CPA leaves the alias alone for the
+ *   pieces, so loading modules does not split the direct map.
+ * - An empty chunk goes back to the page allocator, but one spare per class.
+ *
+ * When no chunk can be had the allocation returns NULL and execmem serves it
+ * with 4K pages, as without this backend.
+ */
+
+#define pr_fmt(fmt) "module_map: " fmt
+
+#include <linux/bitmap.h>
+#include <linux/debugfs.h>
+#include <linux/execmem.h>
+#include <linux/kmemleak.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/random.h>
+#include <linux/seq_file.h>
+#include <linux/set_memory.h>
+#include <linux/vmalloc.h>
+#include <linux/vmalloc_contig.h>
+
+#include <asm/kaslr.h>
+#include <asm/module_map.h>
+#include <asm/pgtable.h>
+#include <asm/sections.h>
+#include <asm/setup.h>
+#include <asm/text-patching.h>
+
+#define MM_PIECES	PTRS_PER_PMD	/* pages per chunk */
+#define MM_SLOTS	((MODULES_END - MODULES_VADDR) >> PMD_SHIFT)
+/* Chunk placement is randomised over this many 2M slots under KASLR. */
+#define MM_KASLR_SLOTS	256
+
+enum mm_class {
+	MM_TEXT,
+	MM_RODATA,
+	MM_RO_AFTER_INIT,
+	MM_DATA,
+	MM_INIT_TEXT,
+	MM_INIT_RODATA,
+	MM_INIT_DATA,
+	MM_NR_CLASSES,
+};
+
+struct mm_chunk {
+	struct list_head node;
+	unsigned long base;
+	unsigned int used;			/* pages in use */
+	DECLARE_BITMAP(map, MM_PIECES);		/* pages in use */
+	u16 len[MM_PIECES];			/* pages of the piece starting here */
+};
+
+struct mm_class_state {
+	struct list_head chunks;
+	unsigned int nr_chunks;
+	unsigned long used;			/* pages in use, all chunks */
+	atomic_long_t allocs;
+	atomic_long_t fallbacks;
+};
+
+static int mm_text_writable(unsigned long addr, int numpages)
+{
+	int ret = set_memory_nx(addr, numpages);
+
+	return ret ?: set_memory_rw(addr, numpages);
+}
+
+static const struct mm_class_info {
+	const char *name;
+	enum execmem_type type;
+	bool text;
+	/* The class permission, from PAGE_KERNEL; NULL: PAGE_KERNEL itself. */
+	int (*final)(unsigned long addr, int numpages);
+	/* Back to PAGE_KERNEL: for loading a piece, or freeing a chunk. */
+	int (*writable)(unsigned long addr, int numpages);
+} mm_info[MM_NR_CLASSES] = {
+	[MM_TEXT] = { "text", EXECMEM_MODULE_TEXT, true,
+		      set_memory_rox, mm_text_writable },
+	[MM_RODATA] = { "rodata", EXECMEM_MODULE_RODATA, false,
+			set_memory_ro, set_memory_rw },
+	[MM_RO_AFTER_INIT] = { "ro_after_init", EXECMEM_MODULE_RO_AFTER_INIT,
+			       false, set_memory_ro, set_memory_rw },
+	[MM_DATA] = { "data", EXECMEM_MODULE_DATA, false, NULL, NULL },
+	[MM_INIT_TEXT] = { "init_text", EXECMEM_MODULE_INIT_TEXT, true,
+			   set_memory_rox, mm_text_writable },
+	[MM_INIT_RODATA] = { "init_rodata", EXECMEM_MODULE_INIT_RODATA, false,
+			     set_memory_ro, set_memory_rw },
+	[MM_INIT_DATA] = { "init_data", EXECMEM_MODULE_INIT_DATA, false,
+			   NULL, NULL },
+};
+
+static struct mm_class_state mm_state[MM_NR_CLASSES];
+static DEFINE_MUTEX(mm_lock);
+static unsigned long mm_start __ro_after_init;
+static unsigned long mm_end __ro_after_init;
+static bool mm_enabled __ro_after_init;
+
+/* 2M slots of the module area that are chunks: read locklessly by CPA. */
+static DECLARE_BITMAP(mm_owned, MM_SLOTS);
+
+static atomic_long_t mm_splits;
+static atomic_long_t mm_collapses;
+
+static int mm_class_of(enum execmem_type type)
+{
+	int i;
+
+	for (i = 0; i < MM_NR_CLASSES; i++)
+		if (mm_info[i].type == type)
+			return i;
+	return -1;
+}
+
+/**
+ * module_map_owns - whether @addr lies in a module memory chunk
+ * @addr: kernel virtual address
+ *
+ * CPA leaves the direct-map alias of chunk pages alone and collapses chunk
+ * ranges back to PMDs. Lockless: a chunk is published after its whole 2M
+ * has the class permission and withdrawn before it is reset.
+ */
+bool module_map_owns(unsigned long addr)
+{
+	if (addr < MODULES_VADDR || addr >= MODULES_END)
+		return false;
+	return test_bit((addr - MODULES_VADDR) >> PMD_SHIFT, mm_owned);
+}
+
+void module_map_count_split(void)
+{
+	atomic_long_inc(&mm_splits);
+}
+
+void module_map_count_collapse(void)
+{
+	atomic_long_inc(&mm_collapses);
+}
+
+static void mm_publish(unsigned long base, bool owned)
+{
+	unsigned long slot = (base - MODULES_VADDR) >> PMD_SHIFT;
+
+	if (owned)
+		set_bit(slot, mm_owned);
+	else
+		clear_bit(slot, mm_owned);
+}
+
+static void mm_chunk_release(struct mm_chunk *c, enum mm_class cls)
+{
+	struct vm_struct *vm = find_vm_area((void *)c->base);
+
+	mm_publish(c->base, false);
+	/* Whole 2M: the alias changes as one large page too. */
+	if (mm_info[cls].writable)
+		mm_info[cls].writable(c->base, MM_PIECES);
+	/* Perms are reset above, at 2M; vfree() would do it page by page. */
+	if (vm)
+		vm->flags &= ~VM_FLUSH_RESET_PERMS;
+	vfree_contig((void *)c->base);
+	kfree(c);
+}
+
+static struct mm_chunk *mm_chunk_create(enum mm_class cls)
+{
+	struct mm_chunk *c;
+	void *p;
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return NULL;
+	/* Pieces are kmemleak objects; the chunk is not one. */
+	p = vmalloc_contig_range(PMD_SIZE, PMD_SIZE, mm_start, mm_end,
+				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
+				 VM_ALLOW_HUGE_VMAP | VM_DEFER_KMEMLEAK,
+				 NUMA_NO_NODE, __builtin_return_address(0));
+	if (!p)
+		goto fail;
+	if (vmalloc_contig_kind(p) != VMALLOC_CONTIG_PAGES ||
+	    !is_vm_area_hugepages(p)) {
+		vfree_contig(p);
+		goto fail;
+	}
+	c->base = (unsigned long)p;
+	if (mm_info[cls].text)
+		memset(p, INT3_INSN_OPCODE, PMD_SIZE);
+	if (mm_info[cls].final && mm_info[cls].final(c->base, MM_PIECES)) {
+		vfree_contig(p);
+		goto fail;
+	}
+	mm_publish(c->base, true);
+	list_add_tail(&c->node, &mm_state[cls].chunks);
+	mm_state[cls].nr_chunks++;
+	return c;
+fail:
+	kfree(c);
+	return NULL;
+}
+
+/* Reserve @pages in a chunk of @cls; mm_lock held. */
+static unsigned long mm_reserve(enum mm_class cls, unsigned int pages)
+{
+	struct mm_class_state *st = &mm_state[cls];
+	unsigned long idx;
+	struct mm_chunk *c;
+
+	list_for_each_entry(c, &st->chunks, node) {
+		if (MM_PIECES - c->used < pages)
+			continue;
+		idx = bitmap_find_next_zero_area(c->map, MM_PIECES, 0, pages, 0);
+		if (idx < MM_PIECES)
+			goto found;
+	}
+	c = mm_chunk_create(cls);
+	if (!c)
+		return 0;
+	idx = 0;
+found:
+	bitmap_set(c->map, idx, pages);
+	c->len[idx] = pages;
+	c->used += pages;
+	st->used += pages;
+	return c->base + idx * PAGE_SIZE;
+}
+
+/**
+ * module_map_alloc - module memory from a 2M chunk of its class
+ * @type: execmem type, one per module memory class
+ * @size: bytes
+ *
+ * The piece is writable and not executable until the loader sets its final
+ * permission. Types that are not module memory, and sizes over 2M, are
+ * left to execmem's vmalloc path.
+ *
+ * Return: the piece, or %NULL for execmem to fall back to 4K pages.
+ */
+void *module_map_alloc(enum execmem_type type, size_t size)
+{
+	unsigned int pages = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	int cls = mm_class_of(type);
+	unsigned long addr;
+
+	if (!mm_enabled || cls < 0)
+		return NULL;
+	if (!pages || pages > MM_PIECES)
+		goto fallback;
+
+	mutex_lock(&mm_lock);
+	addr = mm_reserve(cls, pages);
+	mutex_unlock(&mm_lock);
+	if (!addr)
+		goto fallback;
+
+	kmemleak_alloc((void *)addr, size, 1, GFP_KERNEL);
+	if (mm_info[cls].writable && mm_info[cls].writable(addr, pages)) {
+		module_map_free((void *)addr);
+		goto fallback;
+	}
+	atomic_long_inc(&mm_state[cls].allocs);
+	return (void *)addr;
+
+fallback:
+	atomic_long_inc(&mm_state[cls].fallbacks);
+	return NULL;
+}
+
+/* The chunk holding @addr, and its class; mm_lock held. */
+static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
+{
+	struct mm_chunk *c;
+	int i;
+
+	for (i = 0; i < MM_NR_CLASSES; i++) {
+		list_for_each_entry(c, &mm_state[i].chunks, node) {
+			if (addr - c->base < PMD_SIZE) {
+				*cls = i;
+				return c;
+			}
+		}
+	}
+	return NULL;
+}
+
+/**
+ * module_map_free - give a piece back to its chunk
+ * @ptr: a piece from module_map_alloc(), or any other pointer
+ *
+ * Context: process context (text is refilled through text_poke_set()).
+ * Return: false if @ptr is not in a chunk, for execmem to vfree() it.
+ */
+bool module_map_free(void *ptr)
+{
+	unsigned long addr = (unsigned long)ptr, idx;
+	struct mm_chunk *c, *spare;
+	enum mm_class cls;
+	unsigned int pages;
+
+	if (!module_map_owns(addr))
+		return false;
+
+	mutex_lock(&mm_lock);
+	c = mm_find(addr, &cls);
+	idx = c ? (addr - c->base) >> PAGE_SHIFT : 0;
+	pages = c && !offset_in_page(addr) ? c->len[idx] : 0;
+	mutex_unlock(&mm_lock);
+	if (WARN(!pages, "module_map: %p is not a module memory piece\n", ptr))
+		return true;
+
+	kmemleak_free(ptr);
+	/* Back to the class permission (a failed load may not have set it). */
+	if (mm_info[cls].final)
+		mm_info[cls].final(addr, pages);
+	if (mm_info[cls].text)
+		text_poke_set(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+
+	mutex_lock(&mm_lock);
+	bitmap_clear(c->map, idx, pages);
+	c->len[idx] = 0;
+	c->used -= pages;
+	mm_state[cls].used -= pages;
+	spare = NULL;
+	if (!c->used) {
+		struct mm_chunk *other;
+
+		/* Keep one empty chunk per class, release any other. */
+		list_for_each_entry(other, &mm_state[cls].chunks, node) {
+			if (other != c && !other->used) {
+				spare = c;
+				list_del(&c->node);
+				mm_state[cls].nr_chunks--;
+				break;
+			}
+		}
+	}
+	mutex_unlock(&mm_lock);
+	if (spare)
+		mm_chunk_release(spare, cls);
+	return true;
+}
+
+static int mm_stats_show(struct seq_file *m, void *v)
+{
+	struct mm_chunk *c;
+	int i;
+
+	seq_printf(m, "enabled %d\n", mm_enabled);
+	seq_printf(m, "splits %ld\n", atomic_long_read(&mm_splits));
+	seq_printf(m, "collapses %ld\n", atomic_long_read(&mm_collapses));
+	seq_puts(m, "class chunks used_bytes free_bytes mapped_2m_bytes allocs fallbacks\n");
+	mutex_lock(&mm_lock);
+	for (i = 0; i < MM_NR_CLASSES; i++) {
+		struct mm_class_state *st = &mm_state[i];
+		unsigned long mapped = 0;
+		unsigned int level;
+
+		list_for_each_entry(c, &st->chunks, node) {
+			if (lookup_address(c->base, &level) &&
+			    level == PG_LEVEL_2M)
+				mapped += PMD_SIZE;
+		}
+		seq_printf(m, "%s %u %lu %lu %lu %ld %ld\n", mm_info[i].name,
+			   st->nr_chunks, st->used * PAGE_SIZE,
+			   (unsigned long)st->nr_chunks * PMD_SIZE -
+			   st->used * PAGE_SIZE, mapped,
+			   atomic_long_read(&st->allocs),
+			   atomic_long_read(&st->fallbacks));
+	}
+	mutex_unlock(&mm_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(mm_stats);
+
+static int __init module_map_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("module_map", NULL);
+
+	debugfs_create_file("stats", 0444, dir, NULL, &mm_stats_fops);
+	return 0;
+}
+late_initcall(module_map_debugfs_init);
+
+/*
+ * Why the backend cannot be used here, or NULL. Large pages need PSE (not
+ * on Xen PV); uniform chunks need every permission change that strict RWX
+ * makes; KASAN's module shadow is per allocation and DEBUG_PAGEALLOC maps
+ * the direct map page by page.
+ */
+static const char * __init mm_unusable(void)
+{
+	if (!vmalloc_contig_enabled())
+		return "vmalloc_contig=off";
+	if (!boot_cpu_has(X86_FEATURE_PSE))
+		return "no PSE";
+	if (!IS_ENABLED(CONFIG_STRICT_MODULE_RWX) || !rodata_enabled)
+		return "no strict module RWX";
+	if (IS_ENABLED(CONFIG_KASAN))
+		return "KASAN: module shadow is per allocation";
+	if (debug_pagealloc_enabled())
+		return "debug_pagealloc";
+	return NULL;
+}
+
+/**
+ * module_map_setup - enable the backend for module memory in [@start, @end)
+ * @start: lowest module address (randomised by execmem under KASLR)
+ * @end: end of the module area
+ *
+ * Return: whether execmem should route module memory here.
+ */
+bool __init module_map_setup(unsigned long start, unsigned long end)
+{
+	const char *why = mm_unusable();
+	int i;
+
+	if (why) {
+		pr_info("module memory in 4K pages: %s\n", why);
+		return false;
+	}
+	for (i = 0; i < MM_NR_CLASSES; i++)
+		INIT_LIST_HEAD(&mm_state[i].chunks);
+
+	mm_start = ALIGN(start, PMD_SIZE);
+	/* KASLR at chunk granularity, as execmem does at page granularity. */
+	if (kaslr_enabled())
+		mm_start += get_random_u32_below(MM_KASLR_SLOTS) * PMD_SIZE;
+	mm_end = end;
+	if (mm_start + MM_NR_CLASSES * 4 * PMD_SIZE > mm_end) {
+		pr_info("module memory in 4K pages: module area too small\n");
+		return false;
+	}
+	mm_enabled = true;
+	pr_info("module memory in 2M chunks from %#lx\n", mm_start);
+	return true;
+}
