@@ -17,6 +17,7 @@ if [ -x /wb/kselftest/run_kselftest.sh ]; then
 fi
 
 # The module set must load and unload cleanly on the test kernel too.
+wb_put meminfo-before-modset /proc/meminfo
 {
 	echo "TAP version 13"
 	echo "1..2"
@@ -32,6 +33,9 @@ fi
 	fi
 } > /tmp/modset.ktap 2>&1
 wb_put modset.ktap /tmp/modset.ktap
+wb_put meminfo-after-modset /proc/meminfo
+[ -r /sys/kernel/debug/module_map/stats ] &&
+	wb_put module_map-stats /sys/kernel/debug/module_map/stats
 [ -r /sys/kernel/debug/vmalloc_contig/stats ] &&
 	wb_put vmalloc_contig-stats /sys/kernel/debug/vmalloc_contig/stats
 exit 0
