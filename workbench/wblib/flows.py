@@ -222,6 +222,27 @@ def _test_boot(config, name, append):
     return checks, res
 
 
+def _module_map_checks(res):
+    """The x86 backend after the module set was loaded and unloaded."""
+    if "module_map-stats" not in res.files:
+        return []
+    checks = []
+    classes = report.module_map_classes(res.files["module_map-stats"])
+    if not classes.pop("enabled", 0):
+        return [("module_map: enabled", "FAIL", "backend is off")]
+    extra = {c: v["chunks"] for c, v in classes.items()
+             if isinstance(v, dict) and (v["chunks"] > 1 or v["used_bytes"])}
+    checks.append(("module_map: at most one spare chunk per class after "
+                   "unloading", "FAIL" if extra else "PASS", f"{extra}"))
+    before = results.meminfo(res.files.get("meminfo-before-modset", ""))
+    after = results.meminfo(res.files.get("meminfo-after-modset", ""))
+    dm = (before.get("DirectMap4k"), after.get("DirectMap4k"))
+    checks.append(("module_map: DirectMap4k unchanged by the module set",
+                   "PASS" if dm[0] is not None and dm[0] == dm[1] else "FAIL",
+                   f"{dm[0]} kB -> {dm[1]} kB"))
+    return checks
+
+
 def cmd_test(args):
     source.deps()
     source.tree()
@@ -235,8 +256,9 @@ def cmd_test(args):
     if not kunit_expected(args.config):
         log("no KUnit suite configured")
 
-    found, _ = _test_boot(args.config, "test", "")
+    found, res = _test_boot(args.config, "test", "")
     checks += found
+    checks += _module_map_checks(res)
     # vmalloc_contig=off: the same tests must pass (or skip), and nothing may
     # be served by contiguous pages.
     found, res = _test_boot(args.config, "test-off", "vmalloc_contig=off")

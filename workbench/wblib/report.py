@@ -30,12 +30,28 @@ def demo_report(files, kernel, accel, mode):
                                "after": after["DirectMap4k"]}}
     if wx:
         rep["wx_bytes"] = wx
+    if "module_map-stats" in files:
+        rep["module_map"] = module_map_classes(files["module_map-stats"])
     if "vmalloc_contig-stats" in files:
         st = results.counters(files["vmalloc_contig-stats"])
         rep["vmalloc_contig"] = {k: st.get(k, 0) for k in (
             "contig_allocs", "mapped_allocs", "vmalloc_allocs", "fallbacks",
             "bad_frees")}
     return rep
+
+
+def module_map_classes(text):
+    """{class: {chunks, used_bytes, ...}} of debugfs module_map/stats."""
+    out, header = {}, None
+    for ln in text.splitlines():
+        parts = ln.split()
+        if parts and parts[0] == "class":
+            header = parts[1:]
+        elif header and len(parts) == len(header) + 1:
+            out[parts[0]] = dict(zip(header, map(int, parts[1:])))
+        elif len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
 
 
 def table(rep):
@@ -61,6 +77,19 @@ def table(rep):
         lines.append(f"vmalloc_contig: {vc['contig_allocs']} contiguous, "
                      f"{vc['mapped_allocs']} mapped, {vc['vmalloc_allocs']} "
                      f"vmalloc allocations ({vc['fallbacks']} fallbacks)")
+    mm = rep.get("module_map")
+    if mm and mm.get("enabled"):
+        lines += ["", f"module_map chunks (splits {mm.get('splits', 0)}, "
+                  f"collapses {mm.get('collapses', 0)}):",
+                  f"{'class':<15}{'chunks':>7}{'used KiB':>10}{'free KiB':>10}"
+                  f"{'2M KiB':>9}{'fallbacks':>10}"]
+        for name, c in mm.items():
+            if isinstance(c, dict):
+                lines.append(f"{name:<15}{c['chunks']:>7}"
+                             f"{c['used_bytes'] >> 10:>10}"
+                             f"{c['free_bytes'] >> 10:>10}"
+                             f"{c['mapped_2m_bytes'] >> 10:>9}"
+                             f"{c['fallbacks']:>10}")
     if rep.get("wx_bytes"):
         lines.append(f"W+X module bytes: {rep['wx_bytes']}")
     return "\n".join(lines)

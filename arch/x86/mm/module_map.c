@@ -9,9 +9,10 @@
  * vmalloc_contig_range() maps with one PMD each in the module area.
  *
  * Every chunk holds one class of memory, by final permission: text (ROX),
- * rodata, ro_after_init (RO+NX), data (RW+NX), and the same three for the
- * init sections, which are freed after init and so get chunks of their own.
- * A chunk always has its class permission, so a 2M page never mixes them:
+ * rodata (RO+NX; ro_after_init data too, which is writable until init is
+ * done), data (RW+NX), and the same three for the init sections, which are
+ * freed after init and so get chunks of their own. A chunk always has its
+ * class permission, so a 2M page never mixes them:
  *
  * - A piece handed to the loader is made writable (CPA splits the PMD), the
  *   loader and every text patcher write as usual, then the strict-RWX calls
@@ -58,7 +59,6 @@
 enum mm_class {
 	MM_TEXT,
 	MM_RODATA,
-	MM_RO_AFTER_INIT,
 	MM_DATA,
 	MM_INIT_TEXT,
 	MM_INIT_RODATA,
@@ -102,8 +102,6 @@ static const struct mm_class_info {
 		      set_memory_rox, mm_text_writable },
 	[MM_RODATA] = { "rodata", EXECMEM_MODULE_RODATA, false,
 			set_memory_ro, set_memory_rw },
-	[MM_RO_AFTER_INIT] = { "ro_after_init", EXECMEM_MODULE_RO_AFTER_INIT,
-			       false, set_memory_ro, set_memory_rw },
 	[MM_DATA] = { "data", EXECMEM_MODULE_DATA, false, NULL, NULL },
 	[MM_INIT_TEXT] = { "init_text", EXECMEM_MODULE_INIT_TEXT, true,
 			   set_memory_rox, mm_text_writable },
@@ -129,6 +127,9 @@ static int mm_class_of(enum execmem_type type)
 {
 	int i;
 
+	/* Read-only once init is done: the same final permission. */
+	if (type == EXECMEM_MODULE_RO_AFTER_INIT)
+		return MM_RODATA;
 	for (i = 0; i < MM_NR_CLASSES; i++)
 		if (mm_info[i].type == type)
 			return i;
@@ -436,12 +437,13 @@ bool __init module_map_setup(unsigned long start, unsigned long end)
 	const char *why = mm_unusable();
 	int i;
 
+	/* The stats walk the lists whether or not the backend is used. */
+	for (i = 0; i < MM_NR_CLASSES; i++)
+		INIT_LIST_HEAD(&mm_state[i].chunks);
 	if (why) {
 		pr_info("module memory in 4K pages: %s\n", why);
 		return false;
 	}
-	for (i = 0; i < MM_NR_CLASSES; i++)
-		INIT_LIST_HEAD(&mm_state[i].chunks);
 
 	mm_start = ALIGN(start, PMD_SIZE);
 	/* KASLR at chunk granularity, as execmem does at page granularity. */
