@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the x86 module memory backend and the CPA collapse of its
+ * chunks: arch/x86/mm/module_map.c, arch/x86/mm/pat/set_memory.c.
+ */
+
+#include <kunit/test.h>
+#include <linux/execmem.h>
+#include <linux/mm.h>
+#include <linux/set_memory.h>
+#include <linux/string.h>
+#include <linux/vmalloc.h>
+
+#include <asm/module_map.h>
+#include <asm/pgtable.h>
+#include <asm/text-patching.h>
+
+static unsigned int mmt_level(const void *p)
+{
+	unsigned int level = PG_LEVEL_NONE;
+
+	lookup_address((unsigned long)p, &level);
+	return level;
+}
+
+static bool mmt_writable(const void *p)
+{
+	unsigned int level;
+	pte_t *pte = lookup_address((unsigned long)p, &level);
+
+	return pte && (pte_flags(*pte) & _PAGE_RW);
+}
+
+static void *mmt_alloc(struct kunit *test, enum execmem_type type,
+		       size_t size)
+{
+	void *p = module_map_alloc(type, size);
+
+	if (!p)
+		kunit_skip(test, "module_map is off or has no 2M block");
+	KUNIT_EXPECT_TRUE(test, module_map_owns((unsigned long)p));
+	return p;
+}
+
+/* A freed piece is reused, first fit, and stays in its chunk. */
+static void mmt_chunk_reuse(struct kunit *test)
+{
+	void *a, *b;
+
+	a = mmt_alloc(test, EXECMEM_MODULE_DATA, 3 * PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)a, PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, module_map_free(a));
+	b = mmt_alloc(test, EXECMEM_MODULE_DATA, 3 * PAGE_SIZE);
+	KUNIT_EXPECT_PTR_EQ(test, a, b);
+	KUNIT_EXPECT_TRUE(test, module_map_free(b));
+	/* Not a piece of ours: execmem will vfree() it. */
+	KUNIT_EXPECT_FALSE(test, module_map_free(&a));
+}
+
+/* Free text is INT3, a loaded piece is refilled with INT3 when freed. */
+static void mmt_text_int3(struct kunit *test)
+{
+	const size_t size = 3 * PAGE_SIZE;
+	u8 *p;
+
+	p = mmt_alloc(test, EXECMEM_MODULE_TEXT, size);
+	KUNIT_EXPECT_TRUE(test, mmt_writable(p));
+	KUNIT_EXPECT_NULL(test, memchr_inv(p, INT3_INSN_OPCODE, size));
+	memset(p, 0x90, size);
+	KUNIT_ASSERT_EQ(test, set_memory_rox((unsigned long)p, size >> PAGE_SHIFT),
+			0);
+	KUNIT_EXPECT_FALSE(test, mmt_writable(p));
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+	KUNIT_EXPECT_NULL(test, memchr_inv(p, INT3_INSN_OPCODE, size));
+	KUNIT_EXPECT_FALSE(test, mmt_writable(p));
+}
+
+/*
+ * A piece made writable splits its chunk; the chunk is collapsed back once
+ * every piece has the class permission again, not before.
+ */
+static void mmt_collapse(struct kunit *test)
+{
+	u8 *a, *b;
+
+	a = mmt_alloc(test, EXECMEM_MODULE_RODATA, PAGE_SIZE);
+	b = mmt_alloc(test, EXECMEM_MODULE_RODATA, 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_4K);
+	KUNIT_EXPECT_TRUE(test, mmt_writable(a) && mmt_writable(b));
+
+	/* Mixed flags: a read-only, b still writable. */
+	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)a, 1), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_4K);
+	KUNIT_EXPECT_FALSE(test, mmt_writable(a));
+
+	/* Uniform again: one PMD. */
+	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)b, 2), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_2M);
+	KUNIT_EXPECT_EQ(test, mmt_level(b), PG_LEVEL_2M);
+
+	KUNIT_EXPECT_TRUE(test, module_map_free(a));
+	KUNIT_EXPECT_TRUE(test, module_map_free(b));
+	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_2M);
+}
+
+/* Permission changes inside a chunk leave the direct-map alias alone. */
+static void mmt_alias_untouched(struct kunit *test)
+{
+	unsigned int before, after;
+	u8 *p, *alias;
+
+	p = mmt_alloc(test, EXECMEM_MODULE_RODATA, PAGE_SIZE);
+	alias = page_address(vmalloc_to_page(p));
+	before = mmt_level(alias);
+	/* The alias has the class permission, for the whole chunk. */
+	KUNIT_EXPECT_FALSE(test, mmt_writable(alias));
+	KUNIT_EXPECT_TRUE(test, mmt_writable(p));
+	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	after = mmt_level(alias);
+	KUNIT_EXPECT_EQ(test, before, after);
+	KUNIT_EXPECT_NE(test, after, PG_LEVEL_4K);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+}
+
+/*
+ * A range split on purpose by set_memory_4k() is never collapsed. This
+ * leaves one init-data chunk in 4K pages for good, which is what the
+ * caller asked for.
+ */
+static void mmt_no_collapse_4k(struct kunit *test)
+{
+	u8 *p;
+
+	p = mmt_alloc(test, EXECMEM_MODULE_INIT_DATA, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
+	KUNIT_ASSERT_EQ(test, set_memory_4k((unsigned long)p, 1), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
+	/* A change that leaves the range uniform would collapse it. */
+	KUNIT_ASSERT_EQ(test, set_memory_nx((unsigned long)p, 1), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+}
+
+static struct kunit_case module_map_cases[] = {
+	KUNIT_CASE(mmt_chunk_reuse),
+	KUNIT_CASE(mmt_text_int3),
+	KUNIT_CASE(mmt_collapse),
+	KUNIT_CASE(mmt_alias_untouched),
+	KUNIT_CASE(mmt_no_collapse_4k),
+	{}
+};
+
+static struct kunit_suite module_map_suite = {
+	.name = "x86_module_map",
+	.test_cases = module_map_cases,
+};
+
+kunit_test_suite(module_map_suite);
