@@ -24,6 +24,7 @@
  *   whole 2M, when the chunk is created; CPA leaves the alias alone for the
  *   pieces, so loading modules does not split the direct map.
  * - An empty chunk goes back to the page allocator, but one spare per class.
+ * - Splits and collapses of chunk PMDs are counted in /proc/vmstat.
  *
  * When no chunk can be had the allocation returns NULL and execmem serves it
  * with 4K pages, as without this backend.
@@ -43,6 +44,7 @@
 #include <linux/set_memory.h>
 #include <linux/vmalloc.h>
 #include <linux/vmalloc_contig.h>
+#include <linux/vmstat.h>
 
 #include <asm/kaslr.h>
 #include <asm/module_map.h>
@@ -80,6 +82,8 @@ struct mm_class_state {
 	unsigned long used;			/* pages in use, all chunks */
 	atomic_long_t allocs;
 	atomic_long_t fallbacks;
+	atomic_long_t splits;			/* of chunk PMDs */
+	atomic_long_t collapses;
 };
 
 static int mm_text_writable(unsigned long addr, int numpages)
@@ -119,9 +123,7 @@ static bool mm_enabled __ro_after_init;
 
 /* 2M slots of the module area that are chunks: read locklessly by CPA. */
 static DECLARE_BITMAP(mm_owned, MM_SLOTS);
-
-static atomic_long_t mm_splits;
-static atomic_long_t mm_collapses;
+static u8 mm_slot_class[MM_SLOTS];
 
 static int mm_class_of(enum execmem_type type)
 {
@@ -151,31 +153,42 @@ bool module_map_owns(unsigned long addr)
 	return test_bit((addr - MODULES_VADDR) >> PMD_SHIFT, mm_owned);
 }
 
-void module_map_count_split(void)
+static struct mm_class_state *mm_slot_state(unsigned long addr)
 {
-	atomic_long_inc(&mm_splits);
+	return &mm_state[mm_slot_class[(addr - MODULES_VADDR) >> PMD_SHIFT]];
 }
 
-void module_map_count_collapse(void)
+/* CPA split the PMD of the chunk at @addr: per class and in /proc/vmstat. */
+void module_map_count_split(unsigned long addr)
 {
-	atomic_long_inc(&mm_collapses);
+	atomic_long_inc(&mm_slot_state(addr)->splits);
+	count_vm_event(MODULE_MAP_LEVEL2_SPLIT);
 }
 
-static void mm_publish(unsigned long base, bool owned)
+/* CPA put the PMD of the chunk at @addr back. */
+void module_map_count_collapse(unsigned long addr)
+{
+	atomic_long_inc(&mm_slot_state(addr)->collapses);
+	count_vm_event(MODULE_MAP_LEVEL2_COLLAPSE);
+}
+
+static void mm_publish(unsigned long base, enum mm_class cls, bool owned)
 {
 	unsigned long slot = (base - MODULES_VADDR) >> PMD_SHIFT;
 
-	if (owned)
+	if (owned) {
+		mm_slot_class[slot] = cls;
 		set_bit(slot, mm_owned);
-	else
+	} else {
 		clear_bit(slot, mm_owned);
+	}
 }
 
 static void mm_chunk_release(struct mm_chunk *c, enum mm_class cls)
 {
 	struct vm_struct *vm = find_vm_area((void *)c->base);
 
-	mm_publish(c->base, false);
+	mm_publish(c->base, cls, false);
 	/* Whole 2M: the alias changes as one large page too. */
 	if (mm_info[cls].writable)
 		mm_info[cls].writable(c->base, MM_PIECES);
@@ -213,7 +226,7 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls)
 		vfree_contig(p);
 		goto fail;
 	}
-	mm_publish(c->base, true);
+	mm_publish(c->base, cls, true);
 	list_add_tail(&c->node, &mm_state[cls].chunks);
 	mm_state[cls].nr_chunks++;
 	return c;
@@ -369,9 +382,7 @@ static int mm_stats_show(struct seq_file *m, void *v)
 	int i;
 
 	seq_printf(m, "enabled %d\n", mm_enabled);
-	seq_printf(m, "splits %ld\n", atomic_long_read(&mm_splits));
-	seq_printf(m, "collapses %ld\n", atomic_long_read(&mm_collapses));
-	seq_puts(m, "class chunks used_bytes free_bytes mapped_2m_bytes allocs fallbacks\n");
+	seq_puts(m, "class chunks used_bytes free_bytes mapped_2m_bytes allocs fallbacks splits collapses\n");
 	mutex_lock(&mm_lock);
 	for (i = 0; i < MM_NR_CLASSES; i++) {
 		struct mm_class_state *st = &mm_state[i];
@@ -383,12 +394,14 @@ static int mm_stats_show(struct seq_file *m, void *v)
 			    level == PG_LEVEL_2M)
 				mapped += PMD_SIZE;
 		}
-		seq_printf(m, "%s %u %lu %lu %lu %ld %ld\n", mm_info[i].name,
-			   st->nr_chunks, st->used * PAGE_SIZE,
+		seq_printf(m, "%s %u %lu %lu %lu %ld %ld %ld %ld\n",
+			   mm_info[i].name, st->nr_chunks, st->used * PAGE_SIZE,
 			   (unsigned long)st->nr_chunks * PMD_SIZE -
 			   st->used * PAGE_SIZE, mapped,
 			   atomic_long_read(&st->allocs),
-			   atomic_long_read(&st->fallbacks));
+			   atomic_long_read(&st->fallbacks),
+			   atomic_long_read(&st->splits),
+			   atomic_long_read(&st->collapses));
 	}
 	mutex_unlock(&mm_lock);
 	return 0;

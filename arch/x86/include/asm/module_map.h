@@ -14,8 +14,8 @@ bool module_map_setup(unsigned long start, unsigned long end);
 void *module_map_alloc(enum execmem_type type, size_t size);
 bool module_map_free(void *ptr);
 bool module_map_owns(unsigned long addr);
-void module_map_count_split(void);
-void module_map_count_collapse(void);
+void module_map_count_split(unsigned long addr);
+void module_map_count_collapse(unsigned long addr);
 
 #else
 
@@ -39,11 +39,11 @@ static inline bool module_map_owns(unsigned long addr)
 	return false;
 }
 
-static inline void module_map_count_split(void)
+static inline void module_map_count_split(unsigned long addr)
 {
 }
 
-static inline void module_map_count_collapse(void)
+static inline void module_map_count_collapse(unsigned long addr)
 {
 }
 
