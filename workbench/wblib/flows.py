@@ -222,6 +222,21 @@ def _test_boot(config, name, append):
     return checks, res
 
 
+def _wx_checks(name, res):
+    """No module page writable and executable, loaded and after unloading."""
+    checks = []
+    for when in ("loaded", "unloaded"):
+        text = res.files.get(f"ptdump-modules-{when}")
+        if text is None:
+            checks.append((f"{name}: no W+X module mapping, {when}", "FAIL",
+                           "guest did not send the ptdump"))
+            continue
+        _, wx = results.mapping_classes(text)
+        checks.append((f"{name}: no W+X module mapping, {when}",
+                       "FAIL" if wx else "PASS", f"{wx} W+X bytes"))
+    return checks
+
+
 def _module_map_checks(res):
     """The x86 backend after the module set was loaded and unloaded."""
     if "module_map-stats" not in res.files:
@@ -240,6 +255,13 @@ def _module_map_checks(res):
     checks.append(("module_map: DirectMap4k unchanged by the module set",
                    "PASS" if dm[0] is not None and dm[0] == dm[1] else "FAIL",
                    f"{dm[0]} kB -> {dm[1]} kB"))
+    # What unloading may keep: one spare 2M chunk per class.
+    spares_kb = 2048 * sum(1 for v in classes.values() if isinstance(v, dict))
+    free = (before.get("MemFree", 0), after.get("MemFree", 0))
+    checks.append(("module_map: MemFree back after unloading, within the "
+                   "spare chunks", "PASS" if free[1] >= free[0] - spares_kb
+                   else "FAIL", f"{free[0]} kB -> {free[1]} kB, spares "
+                   f"{spares_kb} kB"))
     return checks
 
 
@@ -258,11 +280,13 @@ def cmd_test(args):
 
     found, res = _test_boot(args.config, "test", "")
     checks += found
+    checks += _wx_checks("test", res)
     checks += _module_map_checks(res)
     # vmalloc_contig=off: the same tests must pass (or skip), and nothing may
     # be served by contiguous pages.
     found, res = _test_boot(args.config, "test-off", "vmalloc_contig=off")
     checks += found
+    checks += _wx_checks("test-off", res)
     cfg = kconfig.parse((kconfig.objdir(args.config) / ".config").read_text())
     if cfg.get("CONFIG_VMALLOC_CONTIG") == "y":
         st = results.counters(res.files.get("vmalloc_contig-stats", ""))

@@ -32,6 +32,9 @@ def demo_report(files, kernel, accel, mode):
         rep["wx_bytes"] = wx
     if "module_map-stats" in files:
         rep["module_map"] = module_map_classes(files["module_map-stats"])
+        vmstat = results.counters(files.get("vmstat", ""))
+        for key in ("module_map_level2_splits", "module_map_level2_collapses"):
+            rep["module_map"][key] = vmstat.get(key, 0)
     if "vmalloc_contig-stats" in files:
         st = results.counters(files["vmalloc_contig-stats"])
         rep["vmalloc_contig"] = {k: st.get(k, 0) for k in (
@@ -79,17 +82,20 @@ def table(rep):
                      f"vmalloc allocations ({vc['fallbacks']} fallbacks)")
     mm = rep.get("module_map")
     if mm and mm.get("enabled"):
-        lines += ["", f"module_map chunks (splits {mm.get('splits', 0)}, "
-                  f"collapses {mm.get('collapses', 0)}):",
+        lines += ["", "module_map chunks (/proc/vmstat: "
+                  f"{mm['module_map_level2_splits']} splits, "
+                  f"{mm['module_map_level2_collapses']} collapses):",
                   f"{'class':<15}{'chunks':>7}{'used KiB':>10}{'free KiB':>10}"
-                  f"{'2M KiB':>9}{'fallbacks':>10}"]
+                  f"{'2M KiB':>9}{'fallbacks':>10}{'splits':>8}"
+                  f"{'collapses':>10}"]
         for name, c in mm.items():
             if isinstance(c, dict):
                 lines.append(f"{name:<15}{c['chunks']:>7}"
                              f"{c['used_bytes'] >> 10:>10}"
                              f"{c['free_bytes'] >> 10:>10}"
                              f"{c['mapped_2m_bytes'] >> 10:>9}"
-                             f"{c['fallbacks']:>10}")
+                             f"{c['fallbacks']:>10}{c.get('splits', 0):>8}"
+                             f"{c.get('collapses', 0):>10}")
     if rep.get("wx_bytes"):
         lines.append(f"W+X module bytes: {rep['wx_bytes']}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ echo "load_us $((t1 - t0))" | wb_put timing
 wb_put meminfo-after /proc/meminfo
 wb_ptdump_modules | wb_put ptdump-modules-after
 wb_put modules /proc/modules
+wb_put vmstat /proc/vmstat
 [ -r /sys/kernel/debug/module_map/stats ] &&
 	wb_put module_map-stats /sys/kernel/debug/module_map/stats
 [ -r /sys/kernel/debug/vmalloc_contig/stats ] &&

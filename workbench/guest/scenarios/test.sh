@@ -26,6 +26,7 @@ wb_put meminfo-before-modset /proc/meminfo
 	else
 		echo "not ok 1 modset_load"
 	fi
+	wb_ptdump_modules > /tmp/ptdump-loaded
 	if wb_unload_modset; then
 		echo "ok 2 modset_unload"
 	else
@@ -34,6 +35,8 @@ wb_put meminfo-before-modset /proc/meminfo
 } > /tmp/modset.ktap 2>&1
 wb_put modset.ktap /tmp/modset.ktap
 wb_put meminfo-after-modset /proc/meminfo
+wb_put ptdump-modules-loaded /tmp/ptdump-loaded
+wb_ptdump_modules | wb_put ptdump-modules-unloaded
 [ -r /sys/kernel/debug/module_map/stats ] &&
 	wb_put module_map-stats /sys/kernel/debug/module_map/stats
 [ -r /sys/kernel/debug/vmalloc_contig/stats ] &&
