@@ -103,6 +103,39 @@ static void mmt_collapse(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_2M);
 }
 
+/*
+ * 512 alike PTEs that do not map contiguous memory stay PTEs: point one of
+ * them elsewhere, with the same flags, and make the chunk uniform.
+ */
+static void mmt_no_collapse_noncontig(struct kunit *test)
+{
+	unsigned int level;
+	struct page *other;
+	pte_t *pte, old;
+	u8 *p;
+
+	p = mmt_alloc(test, EXECMEM_MODULE_RODATA, PAGE_SIZE);
+	pte = lookup_address((unsigned long)p, &level);
+	KUNIT_ASSERT_EQ(test, level, PG_LEVEL_4K);
+	other = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+
+	old = *pte;
+	set_pte(pte, pfn_pte(page_to_pfn(other), pte_pgprot(old)));
+	flush_tlb_kernel_range((unsigned long)p, (unsigned long)p + PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
+
+	/* The right page back: the next change collapses the chunk. */
+	set_pte(pte, pfn_pte(pte_pfn(old), pte_pgprot(*pte)));
+	flush_tlb_kernel_range((unsigned long)p, (unsigned long)p + PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
+
+	__free_page(other);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+}
+
 /* Permission changes inside a chunk leave the direct-map alias alone. */
 static void mmt_alias_untouched(struct kunit *test)
 {
@@ -145,6 +178,7 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_chunk_reuse),
 	KUNIT_CASE(mmt_text_int3),
 	KUNIT_CASE(mmt_collapse),
+	KUNIT_CASE(mmt_no_collapse_noncontig),
 	KUNIT_CASE(mmt_alias_untouched),
 	KUNIT_CASE(mmt_no_collapse_4k),
 	{}
