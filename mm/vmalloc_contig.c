@@ -159,6 +159,20 @@ VISIBLE_IF_KUNIT void vmalloc_contig_bad_free(const void *addr)
 }
 EXPORT_SYMBOL_IF_KUNIT(vmalloc_contig_bad_free);
 
+/**
+ * vmalloc_contig_bad_gfp - report GFP flags a call cannot honour
+ * @gfp: the flags
+ *
+ * Visible to KUnit, as vmalloc_contig_bad_free().
+ */
+VISIBLE_IF_KUNIT void vmalloc_contig_bad_gfp(gfp_t gfp)
+{
+	KUNIT_STATIC_STUB_REDIRECT(vmalloc_contig_bad_gfp, gfp);
+
+	WARN_ONCE(1, "vmalloc_contig: unsupported gfp %pGg\n", &gfp);
+}
+EXPORT_SYMBOL_IF_KUNIT(vmalloc_contig_bad_gfp);
+
 static void vc_free_backing(const struct vc_alloc *a)
 {
 	switch (a->backing) {
@@ -226,13 +240,8 @@ static struct vc_alloc *vc_find(const void *addr)
 /* kvmalloc's rules for the vmalloc fallback. */
 static bool vc_may_vmalloc(unsigned long size, gfp_t gfp)
 {
-	if (!gfpflags_allow_blocking(gfp))
-		return false;
-	if (unlikely(size > INT_MAX)) {
-		WARN_ON_ONCE(!(gfp & __GFP_NOWARN));
-		return false;
-	}
-	return true;
+	/* A size no allocation here could serve is a plain failure. */
+	return gfpflags_allow_blocking(gfp) && size <= INT_MAX;
 }
 
 /**
@@ -251,7 +260,9 @@ static bool vc_may_vmalloc(unsigned long size, gfp_t gfp)
  * non-blocking mask (%GFP_NOWAIT, %GFP_ATOMIC) gets only the contiguous
  * attempt, as vmalloc cannot honour it; %__GFP_NOFAIL applies to the
  * fallback only; %__GFP_RETRY_MAYFAIL makes the contiguous attempt try
- * harder. Requests above %INT_MAX are refused, as by kvmalloc().
+ * harder. Requests above %INT_MAX get %NULL, as from kvmalloc() (without
+ * its warning), and so does a size of 0. %__GFP_COMP is not supported:
+ * one warning, and %NULL.
  *
  * Context: may sleep if @gfp allows it.
  * Return: the allocation, to be freed with vfree_contig(), or %NULL.
@@ -263,6 +274,11 @@ void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 
 	if (!size)
 		return NULL;
+	/* Pieces of a run are not a compound page. */
+	if (unlikely(gfp & __GFP_COMP)) {
+		vmalloc_contig_bad_gfp(gfp);
+		return NULL;
+	}
 	if (!vc_enabled) {
 		if (!vc_may_vmalloc(size, gfp))
 			return NULL;
@@ -409,8 +425,12 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 	struct vc_alloc *a;
 	void *pages, *addr;
 
-	if (!size || WARN_ON_ONCE(!gfpflags_allow_blocking(gfp)))
+	if (!size)
 		return NULL;
+	if (unlikely(!gfpflags_allow_blocking(gfp) || (gfp & __GFP_COMP))) {
+		vmalloc_contig_bad_gfp(gfp);
+		return NULL;
+	}
 	if (!vc_enabled)
 		return __vmalloc_node_range_noprof(size, align, start, end,
 						   gfp, prot, vm_flags, node,

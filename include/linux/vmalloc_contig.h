@@ -44,6 +44,7 @@ bool vmalloc_contig_enabled(void);
 void *vmalloc_contig_alloc_pages(unsigned long size, gfp_t gfp, int node,
 				 bool split);
 void vmalloc_contig_bad_free(const void *addr);
+void vmalloc_contig_bad_gfp(gfp_t gfp);
 #endif
 
 #else /* !CONFIG_VMALLOC_CONTIG: everything is vmalloc */

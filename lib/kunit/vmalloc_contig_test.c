@@ -157,6 +157,48 @@ static void vc_zero_fallback(struct kunit *test)
 	vc_expect_zeroed(test, false);
 }
 
+/*
+ * A window in the middle of the vmalloc space, where nothing else allocates:
+ * whatever the tests get there came from the window they passed.
+ */
+static unsigned long vc_window(void)
+{
+	return ALIGN(VMALLOC_START + (VMALLOC_END - VMALLOC_START) / 2,
+		     PMD_SIZE);
+}
+
+static int vc_bad_gfps;
+
+static void vc_count_bad_gfp(gfp_t gfp)
+{
+	vc_bad_gfps++;
+}
+
+/* Bad input: NULL, and one report for flags that cannot be honoured. */
+static void vc_bad_input(struct kunit *test)
+{
+	unsigned long start = vc_window();
+
+	vc_bad_gfps = 0;
+	kunit_activate_static_stub(test, vmalloc_contig_bad_gfp,
+				   vc_count_bad_gfp);
+	KUNIT_EXPECT_NULL(test, vmalloc_contig(0, GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, vmalloc_contig_range(0, PAGE_SIZE, start,
+						     start + SZ_64M, GFP_KERNEL,
+						     PAGE_KERNEL, 0,
+						     NUMA_NO_NODE, NULL));
+	/* More than vmalloc would take: NULL, and no warning. */
+	KUNIT_EXPECT_NULL(test, vmalloc_contig(1UL << 40, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, vc_bad_gfps, 0);
+
+	KUNIT_EXPECT_NULL(test, vmalloc_contig(SZ_64K, GFP_KERNEL | __GFP_COMP));
+	KUNIT_EXPECT_NULL(test, vmalloc_contig_range(SZ_64K, PAGE_SIZE, start,
+						     start + SZ_64M, GFP_ATOMIC,
+						     PAGE_KERNEL, 0,
+						     NUMA_NO_NODE, NULL));
+	KUNIT_EXPECT_EQ(test, vc_bad_gfps, 2);
+}
+
 static void vc_free_null(struct kunit *test)
 {
 	vc_bad_frees = 0;
@@ -198,16 +240,6 @@ static void vc_free_foreign(struct kunit *test)
 	vfree(vmem);
 	KUNIT_EXPECT_EQ(test, vfree_contig(mine), VMALLOC_CONTIG_PAGES);
 	KUNIT_EXPECT_EQ(test, vc_bad_frees, 4);
-}
-
-/*
- * A window in the middle of the vmalloc space, where nothing else allocates:
- * whatever the tests get there came from the window they passed.
- */
-static unsigned long vc_window(void)
-{
-	return ALIGN(VMALLOC_START + (VMALLOC_END - VMALLOC_START) / 2,
-		     PMD_SIZE);
 }
 
 #define VC_CYCLES	512
@@ -439,6 +471,7 @@ static struct kunit_case vmalloc_contig_cases[] = {
 	KUNIT_CASE(vc_zero_contig),
 	KUNIT_CASE(vc_zero_fallback),
 	KUNIT_CASE(vc_free_null),
+	KUNIT_CASE(vc_bad_input),
 	KUNIT_CASE(vc_free_foreign),
 	KUNIT_CASE(vc_cycles_contig),
 	KUNIT_CASE(vc_cycles_fallback),
