@@ -207,13 +207,17 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls)
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return NULL;
-	/* Pieces are kmemleak objects; the chunk is not one. */
 	p = vmalloc_contig_range(PMD_SIZE, PMD_SIZE, mm_start, mm_end,
 				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
-				 VM_ALLOW_HUGE_VMAP | VM_DEFER_KMEMLEAK,
-				 NUMA_NO_NODE, __builtin_return_address(0));
+				 VM_ALLOW_HUGE_VMAP, NUMA_NO_NODE,
+				 __builtin_return_address(0));
 	if (!p)
 		goto fail;
+	/*
+	 * Pieces are the kmemleak objects, as vmalloc()ed module memory was:
+	 * forget the chunk, which would overlap them.
+	 */
+	kmemleak_free(p);
 	if (vmalloc_contig_kind(p) != VMALLOC_CONTIG_PAGES ||
 	    !is_vm_area_hugepages(p)) {
 		vfree_contig(p);
