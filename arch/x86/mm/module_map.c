@@ -78,8 +78,6 @@ struct mm_chunk {
 
 struct mm_class_state {
 	struct list_head chunks;
-	unsigned int nr_chunks;
-	unsigned long used;			/* pages in use, all chunks */
 	atomic_long_t allocs;
 	atomic_long_t fallbacks;
 	atomic_long_t splits;			/* of chunk PMDs */
@@ -232,7 +230,6 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls)
 	}
 	mm_publish(c->base, cls, true);
 	list_add_tail(&c->node, &mm_state[cls].chunks);
-	mm_state[cls].nr_chunks++;
 	return c;
 fail:
 	kfree(c);
@@ -261,7 +258,6 @@ found:
 	bitmap_set(c->map, idx, pages);
 	c->len[idx] = pages;
 	c->used += pages;
-	st->used += pages;
 	return c->base + idx * PAGE_SIZE;
 }
 
@@ -306,20 +302,15 @@ fallback:
 	return NULL;
 }
 
-/* The chunk holding @addr, and its class; mm_lock held. */
+/* The chunk holding @addr, an address module_map_owns(); mm_lock held. */
 static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
 {
 	struct mm_chunk *c;
-	int i;
 
-	for (i = 0; i < MM_NR_CLASSES; i++) {
-		list_for_each_entry(c, &mm_state[i].chunks, node) {
-			if (addr - c->base < PMD_SIZE) {
-				*cls = i;
-				return c;
-			}
-		}
-	}
+	*cls = mm_slot_class[(addr - MODULES_VADDR) >> PMD_SHIFT];
+	list_for_each_entry(c, &mm_state[*cls].chunks, node)
+		if (addr - c->base < PMD_SIZE)
+			return c;
 	return NULL;
 }
 
@@ -359,7 +350,6 @@ bool module_map_free(void *ptr)
 	bitmap_clear(c->map, idx, pages);
 	c->len[idx] = 0;
 	c->used -= pages;
-	mm_state[cls].used -= pages;
 	spare = NULL;
 	if (!c->used) {
 		struct mm_chunk *other;
@@ -369,7 +359,6 @@ bool module_map_free(void *ptr)
 			if (other != c && !other->used) {
 				spare = c;
 				list_del(&c->node);
-				mm_state[cls].nr_chunks--;
 				break;
 			}
 		}
@@ -390,18 +379,19 @@ static int mm_stats_show(struct seq_file *m, void *v)
 	mutex_lock(&mm_lock);
 	for (i = 0; i < MM_NR_CLASSES; i++) {
 		struct mm_class_state *st = &mm_state[i];
-		unsigned long mapped = 0;
+		unsigned long chunks = 0, used = 0, mapped = 0;
 		unsigned int level;
 
 		list_for_each_entry(c, &st->chunks, node) {
+			chunks++;
+			used += c->used * PAGE_SIZE;
 			if (lookup_address(c->base, &level) &&
 			    level == PG_LEVEL_2M)
 				mapped += PMD_SIZE;
 		}
-		seq_printf(m, "%s %u %lu %lu %lu %ld %ld %ld %ld\n",
-			   mm_info[i].name, st->nr_chunks, st->used * PAGE_SIZE,
-			   (unsigned long)st->nr_chunks * PMD_SIZE -
-			   st->used * PAGE_SIZE, mapped,
+		seq_printf(m, "%s %lu %lu %lu %lu %ld %ld %ld %ld\n",
+			   mm_info[i].name, chunks, used,
+			   chunks * PMD_SIZE - used, mapped,
 			   atomic_long_read(&st->allocs),
 			   atomic_long_read(&st->fallbacks),
 			   atomic_long_read(&st->splits),
