@@ -294,8 +294,10 @@ void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 		kmemleak_alloc(addr, size, 1, gfp);
 		return vc_commit(a, addr, size, VC_DIRECT, false);
 	}
-	if (!vc_may_vmalloc(size, gfp))
-		return vc_commit(a, NULL, size, VC_VMALLOC, false);
+	if (!vc_may_vmalloc(size, gfp)) {
+		kfree(a);
+		return NULL;
+	}
 	atomic_long_inc(&vc_counters.fallbacks);
 	addr = __vmalloc_node_noprof(size, 1, gfp, node,
 				     __builtin_return_address(0));
@@ -448,8 +450,10 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 			return vc_commit(a, addr, size, VC_MAPPED, true);
 		free_pages_exact(pages, size);
 	}
-	if (!vc_may_vmalloc(size, gfp))
-		return vc_commit(a, NULL, size, VC_VMALLOC, true);
+	if (!vc_may_vmalloc(size, gfp)) {
+		kfree(a);
+		return NULL;
+	}
 	atomic_long_inc(&vc_counters.fallbacks);
 	addr = __vmalloc_node_range_noprof(size, align, start, end, gfp, prot,
 					   vm_flags, node, caller);
