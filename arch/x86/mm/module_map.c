@@ -35,10 +35,12 @@
 #include <linux/bitmap.h>
 #include <linux/debugfs.h>
 #include <linux/execmem.h>
+#include <linux/kasan.h>
 #include <linux/kmemleak.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pgtable.h>
 #include <linux/random.h>
 #include <linux/seq_file.h>
 #include <linux/set_memory.h>
@@ -48,7 +50,6 @@
 
 #include <asm/kaslr.h>
 #include <asm/module_map.h>
-#include <asm/pgtable.h>
 #include <asm/sections.h>
 #include <asm/setup.h>
 #include <asm/text-patching.h>
@@ -224,6 +225,8 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls)
 	c->base = (unsigned long)p;
 	if (mm_info[cls].text)
 		memset(p, INT3_INSN_OPCODE, PMD_SIZE);
+	/* KASAN sees pieces, as it saw vmalloc()ed module memory. */
+	kasan_poison_vmalloc(p, PMD_SIZE);
 	if (mm_info[cls].final && mm_info[cls].final(c->base, MM_PIECES)) {
 		vfree_contig(p);
 		goto fail;
@@ -289,6 +292,9 @@ void *module_map_alloc(enum execmem_type type, size_t size)
 	if (!addr)
 		goto fallback;
 
+	kasan_unpoison_vmalloc((void *)addr, size, mm_info[cls].text ?
+			       KASAN_VMALLOC_VM_ALLOC :
+			       KASAN_VMALLOC_VM_ALLOC | KASAN_VMALLOC_PROT_NORMAL);
 	kmemleak_alloc((void *)addr, size, 1, GFP_KERNEL);
 	if (mm_info[cls].writable && mm_info[cls].writable(addr, pages)) {
 		module_map_free((void *)addr);
@@ -340,6 +346,7 @@ bool module_map_free(void *ptr)
 		return true;
 
 	kmemleak_free(ptr);
+	kasan_poison_vmalloc(ptr, pages * PAGE_SIZE);
 	/* Back to the class permission (a failed load may not have set it). */
 	if (mm_info[cls].final)
 		mm_info[cls].final(addr, pages);
@@ -414,8 +421,8 @@ late_initcall(module_map_debugfs_init);
 /*
  * Why the backend cannot be used here, or NULL. Large pages need PSE (not
  * on Xen PV); uniform chunks need every permission change that strict RWX
- * makes; KASAN's module shadow is per allocation and DEBUG_PAGEALLOC maps
- * the direct map page by page.
+ * makes; without KASAN_VMALLOC, KASAN's module shadow is allocated per
+ * execmem allocation, and DEBUG_PAGEALLOC maps the direct map page by page.
  */
 static const char * __init mm_unusable(void)
 {
@@ -425,8 +432,8 @@ static const char * __init mm_unusable(void)
 		return "no PSE";
 	if (!IS_ENABLED(CONFIG_STRICT_MODULE_RWX) || !rodata_enabled)
 		return "no strict module RWX";
-	if (IS_ENABLED(CONFIG_KASAN))
-		return "KASAN: module shadow is per allocation";
+	if (IS_ENABLED(CONFIG_KASAN) && !IS_ENABLED(CONFIG_KASAN_VMALLOC))
+		return "KASAN without KASAN_VMALLOC";
 	if (debug_pagealloc_enabled())
 		return "debug_pagealloc";
 	return NULL;
