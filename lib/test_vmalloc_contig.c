@@ -9,6 +9,10 @@
  * mode=perf: alloc+free latency per size for vmalloc_contig(), vmalloc()
  * and kvmalloc().
  * mode=none: load and do nothing (the module image test uses it).
+ * mode=fragment: fragment physical memory until unloaded: take every block
+ * of pageblock order that can be had (fragment_mb caps it), keep every
+ * other page and free the rest, so no free block of order 1 or more is left
+ * in them and contiguous allocations must fall back.
  *
  * Loading fails with -EINVAL if any check failed.
  */
@@ -19,6 +23,7 @@
 #include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/random.h>
@@ -31,7 +36,7 @@
 
 static char *mode = "stress";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "stress, perf or none");
+MODULE_PARM_DESC(mode, "stress, perf, fragment or none");
 
 static unsigned int nr_threads;
 module_param(nr_threads, uint, 0444);
@@ -48,6 +53,10 @@ MODULE_PARM_DESC(max_size, "largest stress allocation in bytes");
 static unsigned int perf_loops = 200;
 module_param(perf_loops, uint, 0444);
 MODULE_PARM_DESC(perf_loops, "alloc+free pairs timed per size and allocator");
+
+static unsigned long fragment_mb;
+module_param(fragment_mb, ulong, 0444);
+MODULE_PARM_DESC(fragment_mb, "mode=fragment: MiB of blocks to fragment (0: all)");
 
 #define KEEP	8	/* allocations each stress thread keeps alive */
 
@@ -250,6 +259,51 @@ static int tvc_perf(void)
 	return err;
 }
 
+/* The pages mode=fragment holds, linked through page->lru. */
+static LIST_HEAD(tvc_held);
+static unsigned long tvc_held_pages;
+
+static int tvc_fragment(void)
+{
+	const unsigned int order = pageblock_order;
+	unsigned long blocks = 0, i;
+	struct page *page;
+
+	while (!fragment_mb || (blocks << (order + PAGE_SHIFT)) <
+	       (fragment_mb << 20)) {
+		/* Reclaim and compact: leave no block that could be had. */
+		page = alloc_pages(GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+				   __GFP_NOWARN, order);
+		if (!page)
+			break;
+		split_page(page, order);
+		for (i = 0; i < (1UL << order); i++) {
+			if (i & 1) {
+				list_add(&page[i].lru, &tvc_held);
+				tvc_held_pages++;
+			} else {
+				__free_page(page + i);
+			}
+		}
+		blocks++;
+		cond_resched();
+	}
+	pr_info("fragment: %lu blocks of order %u, holding %lu pages\n",
+		blocks, order, tvc_held_pages);
+	return blocks ? 0 : -ENOMEM;
+}
+
+static void tvc_unfragment(void)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, &tvc_held, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+	tvc_held_pages = 0;
+}
+
 static int __init test_vmalloc_contig_init(void)
 {
 	int err;
@@ -262,6 +316,8 @@ static int __init test_vmalloc_contig_init(void)
 		err = tvc_stress();
 	else if (!strcmp(mode, "perf"))
 		err = tvc_perf();
+	else if (!strcmp(mode, "fragment"))
+		return tvc_fragment();
 	else
 		return -EINVAL;
 	if (err)
@@ -271,6 +327,7 @@ static int __init test_vmalloc_contig_init(void)
 
 static void __exit test_vmalloc_contig_exit(void)
 {
+	tvc_unfragment();
 }
 
 module_init(test_vmalloc_contig_init);

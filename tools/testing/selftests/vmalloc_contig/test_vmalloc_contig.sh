@@ -129,7 +129,8 @@ performance()
 	dmesg -c > /dev/null
 	if modprobe "$DRIVER" mode=perf; then
 		rmmod "$DRIVER"
-		dmesg | sed -n "s/.*$DRIVER: perf: \([a-z_]*\) \([0-9]*\) bytes: \([0-9]*\) ns.*/perf: \1 \2 \3/p" |
+		pat=".*$DRIVER: perf: \([a-z_]*\) \([0-9]*\) bytes: \([0-9]*\) ns.*"
+		dmesg | sed -n "s/$pat/perf: \1 \2 \3/p" |
 		while read -r line; do
 			ktap_print_msg "$line"
 		done

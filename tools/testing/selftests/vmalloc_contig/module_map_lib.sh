@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the tests of module memory mapped by 2M pages (x86 module_map
+# backend), sourced after ktap_helpers.sh.
+
+MM_STATS=/sys/kernel/debug/module_map/stats
+PTDUMP=/sys/kernel/debug/page_tables/kernel
+
+# Whether the backend serves module memory on this boot.
+module_map_enabled()
+{
+	[ -r "$MM_STATS" ] && [ "$(awk '$1 == "enabled" { print $2 }' \
+		"$MM_STATS")" = 1 ]
+}
+
+# module_map_sum COLUMN: a stats column summed over the classes
+# (chunks, used_bytes, free_bytes, mapped_2m_bytes, allocs, fallbacks, ...).
+module_map_sum()
+{
+	awk -v col="$1" '
+		$1 == "class" { for (i = 2; i <= NF; i++) if ($i == col) c = i }
+		c && $1 != "class" && $1 != "enabled" { s += $c }
+		END { print s + 0 }' "$MM_STATS"
+}
+
+# symbol_addr SYM MODULE: the address of SYM in MODULE, from kallsyms.
+symbol_addr()
+{
+	awk -v s="$1" -v m="[$2]" '$3 == s && $4 == m { print "0x" $1; exit }' \
+		/proc/kallsyms
+}
+
+# mapping_of ADDR: "SIZE FLAGS..." of the module-area mapping holding ADDR,
+# from the kernel page table dump. Shell arithmetic is signed 64-bit: every
+# kernel address is negative, so the comparisons still order them.
+mapping_of()
+{
+	a=$(($1))
+	sed -n '/---\[ Modules \]---/,/---\[ End Modules \]---/p' "$PTDUMP" |
+	while read -r range size rest; do
+		case "$range" in
+		0x*-0x*) ;;
+		*) continue ;;
+		esac
+		if [ "$a" -ge $((${range%-*})) ] && [ "$a" -lt $((${range#*-})) ]
+		then
+			echo "$size $rest"
+			break
+		fi
+	done
+}
+
+# text_is_2m SYM MODULE: SYM's text is mapped by a 2M, read-only,
+# executable page. Prints the mapping found on failure.
+text_is_2m()
+{
+	addr=$(symbol_addr "$1" "$2")
+	if [ -z "$addr" ]; then
+		echo "no address for $1 in /proc/kallsyms"
+		return 1
+	fi
+	m=$(mapping_of "$addr")
+	case " $m " in
+	" 2M "*" ro "*" x "*) return 0 ;;
+	esac
+	echo "$1 at $addr mapped as '$m'"
+	return 1
+}
+
+# check_2m NAME SYM MODULE: a KTAP result for "SYM's text is 2M-mapped";
+# a skip when the backend is off (vmalloc_contig=off, no PSE, ...).
+check_2m()
+{
+	if ! module_map_enabled; then
+		ktap_test_skip "$1 (module_map backend off)"
+		return
+	fi
+	if why=$(text_is_2m "$2" "$3"); then
+		ktap_test_pass "$1"
+	else
+		ktap_test_fail "$1: $why"
+	fi
+}
