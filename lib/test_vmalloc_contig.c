@@ -10,9 +10,9 @@
  * and kvmalloc().
  * mode=none: load and do nothing (the module image test uses it).
  * mode=fragment: fragment physical memory until unloaded: take every block
- * of pageblock order that can be had (fragment_mb caps it), keep every
- * other page and free the rest, so no free block of order 1 or more is left
- * in them and contiguous allocations must fall back.
+ * of PMD order or more that can be had (fragment_mb caps what is held), keep
+ * every other page and free the rest, so no free block of order 1 or more
+ * is left in them and contiguous allocations must fall back.
  *
  * Loading fails with -EINVAL if any check failed.
  */
@@ -263,13 +263,12 @@ static int tvc_perf(void)
 static LIST_HEAD(tvc_held);
 static unsigned long tvc_held_pages;
 
-static int tvc_fragment(void)
+static unsigned long tvc_fragment_order(unsigned int order)
 {
-	const unsigned int order = pageblock_order;
 	unsigned long blocks = 0, i;
 	struct page *page;
 
-	while (!fragment_mb || (blocks << (order + PAGE_SHIFT)) <
+	while (!fragment_mb || (tvc_held_pages << (PAGE_SHIFT + 1)) <
 	       (fragment_mb << 20)) {
 		/* Reclaim and compact: leave no block that could be had. */
 		page = alloc_pages(GFP_KERNEL | __GFP_RETRY_MAYFAIL |
@@ -288,8 +287,19 @@ static int tvc_fragment(void)
 		blocks++;
 		cond_resched();
 	}
-	pr_info("fragment: %lu blocks of order %u, holding %lu pages\n",
-		blocks, order, tvc_held_pages);
+	return blocks;
+}
+
+/* Every block of PMD order and up, largest first. */
+static int tvc_fragment(void)
+{
+	unsigned int order;
+	unsigned long blocks = 0;
+
+	for (order = MAX_PAGE_ORDER; order >= PMD_SHIFT - PAGE_SHIFT; order--)
+		blocks += tvc_fragment_order(order);
+	pr_info("fragment: %lu blocks, holding %lu pages\n", blocks,
+		tvc_held_pages);
 	return blocks ? 0 : -ENOMEM;
 }
 

@@ -61,7 +61,7 @@ text_is_2m()
 	fi
 	m=$(mapping_of "$addr")
 	case " $m " in
-	" 2M "*" ro "*" x "*) return 0 ;;
+	" 2M ro "*" x "*) return 0 ;;
 	esac
 	echo "$1 at $addr mapped as '$m'"
 	return 1
