@@ -126,11 +126,6 @@ static int loop_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static int loop_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, loop_show, NULL);
-}
-
 static ssize_t loop_write(struct file *file, const char __user *buf,
 			  size_t len, loff_t *ppos)
 {
@@ -149,14 +144,7 @@ static ssize_t loop_write(struct file *file, const char __user *buf,
 	return ret ?: len;
 }
 
-static const struct file_operations loop_fops = {
-	.owner = THIS_MODULE,
-	.open = loop_open,
-	.read = seq_read,
-	.llseek = seq_lseek,
-	.release = single_release,
-	.write = loop_write,
-};
+DEFINE_SHOW_STORE_ATTRIBUTE(loop);
 
 static ssize_t calls_write(struct file *file, const char __user *buf,
 			   size_t len, loff_t *ppos)
@@ -188,11 +176,6 @@ static int key_show(struct seq_file *m, void *v)
 	return 0;
 }
 
-static int key_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, key_show, NULL);
-}
-
 static ssize_t key_write(struct file *file, const char __user *buf,
 			 size_t len, loff_t *ppos)
 {
@@ -209,14 +192,7 @@ static ssize_t key_write(struct file *file, const char __user *buf,
 	return len;
 }
 
-static const struct file_operations key_fops = {
-	.owner = THIS_MODULE,
-	.open = key_open,
-	.read = seq_read,
-	.llseek = seq_lseek,
-	.release = single_release,
-	.write = key_write,
-};
+DEFINE_SHOW_STORE_ATTRIBUTE(key);
 
 static int alt_show(struct seq_file *m, void *v)
 {
