@@ -7,12 +7,12 @@
 #include <kunit/test.h>
 #include <linux/execmem.h>
 #include <linux/mm.h>
+#include <linux/pgtable.h>
 #include <linux/set_memory.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 
 #include <asm/module_map.h>
-#include <asm/pgtable.h>
 #include <asm/text-patching.h>
 
 static unsigned int mmt_level(const void *p)
