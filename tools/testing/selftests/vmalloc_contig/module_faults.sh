@@ -24,7 +24,6 @@ DIR=$(dirname "$0")
 VC_STATS=/sys/kernel/debug/vmalloc_contig/stats
 FPA=/sys/kernel/debug/fail_page_alloc
 TRIES=${TRIES:-10}
-MODDIR=/lib/modules/$(uname -r)
 
 vc_counter()
 {
@@ -58,14 +57,6 @@ loaded()
 	grep -q "^$1 " /proc/modules
 }
 
-# ko MODULE: the module's file, from modules.dep.
-ko()
-{
-	p=$(sed -n "s,^\(\(.*/\)\?$1\.ko[^:]*\):.*,\1,p" "$MODDIR/modules.dep" |
-	    head -n 1)
-	[ -n "$p" ] && echo "$MODDIR/$p"
-}
-
 # deps MODULE: load what MODULE needs, not MODULE itself.
 deps()
 {
@@ -79,7 +70,7 @@ faulty()
 {
 	mod=$1
 	pct=$2
-	file=$(ko "$mod")
+	file=$(module_ko "$mod")
 	name=$(echo "$mod" | tr - _)
 	ok=0
 	nomem=0
@@ -120,7 +111,7 @@ again()
 {
 	mod=$1
 	name=$(echo "$mod" | tr - _)
-	if ! res=$("$DIR/finit_fail" "$(ko "$mod")"); then
+	if ! res=$("$DIR/finit_fail" "$(module_ko "$mod")"); then
 		ktap_test_fail "$mod loads again without injection: $res"
 		return
 	fi
@@ -149,7 +140,7 @@ if [ ! -r "$VC_STATS" ] || [ "$(vc_counter enabled)" != 1 ]; then
 fi
 [ $# -gt 0 ] || set -- test_module_map test_static_key_base
 for mod in "$@"; do
-	if [ -z "$(ko "$mod")" ]; then
+	if [ -z "$(module_ko "$mod")" ]; then
 		ktap_skip_all "no module $mod"
 		exit "$KSFT_SKIP"
 	fi

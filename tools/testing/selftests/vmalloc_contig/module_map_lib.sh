@@ -5,6 +5,16 @@
 
 MM_STATS=/sys/kernel/debug/module_map/stats
 PTDUMP=/sys/kernel/debug/page_tables/kernel
+MODDIR=/lib/modules/$(uname -r)
+
+# module_ko MODULE: the module's file, from modules.dep; nothing when the
+# module is not built. (busybox modinfo exits 0 for unknown modules.)
+module_ko()
+{
+	p=$(sed -n "s,^\(\(.*/\)\?$1\.ko[^:]*\):.*,\1,p" "$MODDIR/modules.dep" |
+	    head -n 1)
+	[ -n "$p" ] && echo "$MODDIR/$p"
+}
 
 # Whether the backend serves module memory on this boot.
 module_map_enabled()
