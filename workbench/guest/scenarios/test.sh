@@ -6,7 +6,9 @@
 . /wb/lib.sh
 
 if [ -x /wb/kselftest/run_kselftest.sh ]; then
-	(cd /wb/kselftest && ./run_kselftest.sh) > /tmp/kselftest.ktap 2>&1
+	# Appending: the runner also appends each test's output via /dev/stdout.
+	: > /tmp/kselftest.ktap
+	(cd /wb/kselftest && ./run_kselftest.sh) >> /tmp/kselftest.ktap 2>&1
 	wb_put kselftest.ktap /tmp/kselftest.ktap
 	for t in /wb/kselftest/*/test_*.sh; do
 		[ -x "$t" ] && grep -q "stress" "$t" || continue
