@@ -5,7 +5,7 @@
 
 WB := workbench/wb
 
-.PHONY: demo test deps fetch tree config build selftest clean distclean
+.PHONY: demo test bench soak test-debug matrix deps fetch tree config build selftest clean distclean
 
 demo:
 	$(WB) demo
@@ -13,7 +13,27 @@ demo:
 test:
 	$(WB) test
 
+# Not part of make test: 1000 load/unload cycles; the debug kernel; the
+# build matrix. Each builds its own kernel.
+soak:
+	$(WB) soak
+
+test-debug:
+	$(WB) test-debug
+
+matrix:
+	$(WB) matrix
+
+# Vanilla 6.12 against ours (off, on): out/bench.json, out/bench.md.
+bench:
+	$(WB) bench
+
 deps fetch tree config build selftest:
+	$(WB) $@
+
+# The upstream patch series in out/series, and its patch-by-patch check.
+.PHONY: series series-check
+series series-check:
 	$(WB) $@
 
 # Build trees and run logs; the downloaded .deb in build/dl is kept.

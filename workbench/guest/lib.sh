@@ -67,3 +67,12 @@ wb_unload_modset() {
 		fi
 	done
 }
+
+# Unload whatever of the module set is loaded, in reverse depmod order.
+wb_unload_modset_loaded() {
+	for mod in $(sed '1!G;h;$!d' /wb/modset.order); do
+		name=$(basename "$mod" .ko | tr - _)
+		grep -q "^$name " /proc/modules && rmmod "$name"
+	done
+	return 0
+}

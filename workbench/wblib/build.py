@@ -216,16 +216,21 @@ def compress_test_modules(name):
                             "-c", str(ko)], stdout=out, check=True)
 
 
-def build(name):
-    obj = kconfig.config(name)
-    kmake(obj, "bzImage", "modules")
+def build(name, src=SRC, fragments_from=None):
+    """Kernel, modules and initramfs of build/obj-@name from the tree @src
+    (default: the assembled one); our kselftests only exist there."""
+    obj = kconfig.config(name, src, fragments_from)
+    kmake(obj, "bzImage", "modules", src=src)
     mods = modsdir(name)
     if mods.exists():
         shutil.rmtree(mods)
     kmake(obj, "modules_install", f"INSTALL_MOD_PATH={mods}",
-          "INSTALL_MOD_STRIP=1", capture=True)
+          "INSTALL_MOD_STRIP=1", capture=True, src=src)
     compress_test_modules(name)
-    build_kselftests(name)
+    if Path(src) == SRC:
+        build_kselftests(name)
+    else:
+        shutil.rmtree(BUILD / f"kselftest-{name}", ignore_errors=True)
     graph = read_modules_dep(_moddir(name))
     order = load_order(graph, modset())
     (BUILD / f"modset-{name}.order").write_text("\n".join(order) + "\n")
@@ -238,7 +243,7 @@ def build(name):
     lst.write_text(_cpio_list(name, order))
     gen = obj / "usr/gen_init_cpio"
     if not gen.exists():
-        kmake(obj, "usr/gen_init_cpio", capture=True)
+        kmake(obj, "usr/gen_init_cpio", capture=True, src=src)
     with open(initramfs(name), "wb") as f:
         subprocess.run([str(gen), str(lst)], stdout=f, check=True)
     log(f"initramfs {initramfs(name)} "

@@ -5,13 +5,27 @@ import json
 import re
 from pathlib import Path
 
-from . import build, guest, kconfig, report, results, source
-from .common import OUT, WB_DIR, WbError, log
+from . import bench, build, guest, itlb, kconfig, report, results, source
+from .common import OUT, WB_DIR, WbError, kmake, log
 
 DEFAULT_CONFIG = "wb"
 TESTDATA = WB_DIR / "testdata"
 # The demo boot does not run the KUnit suites built into the same kernel.
 DEMO_APPEND = "kunit.enable=0"
+# Load/unload cycles of the module set: in make test, and in make soak.
+TEST_CYCLES = 300
+SOAK_CYCLES = 1000
+DEBUG_CYCLES = 30
+
+
+# Each rmmod waits for an RCU grace period: expedited ones make a cycle of the
+# module set about 5.5 s under TCG instead of 10.
+RELIABILITY_APPEND = "rcupdate.rcu_expedited=1"
+
+
+def RELIABILITY_TIMEOUT(cycles):
+    """Seconds for a reliability boot: about 5.5 s per cycle under TCG."""
+    return 900 + 10 * cycles
 
 
 def cmd_deps(args):
@@ -120,7 +134,8 @@ def cmd_demo(args):
                       f"see {res.console}")
     if found:
         raise WbError(f"{len(found)} splat lines in {res.console}")
-    _demo_report(res.rundir, res.files, args.config, res.accel, append)
+    rep = _demo_report(res.rundir, res.files, args.config, res.accel, append)
+    bench.demo_png(args.config, res.rundir, rep["mode"])
 
 
 # --- harness self-tests -------------------------------------------------------
@@ -163,7 +178,8 @@ def golden_cases():
 
 def cmd_selftest(args):
     source.tree()       # the KTAP cases run the tree's kunit.py
-    cases = golden_cases()
+    cases = golden_cases() + [(f"itlb {n}", ok, d)
+                              for n, ok, d in itlb.selftest_cases()]
     for name, ok, detail in cases:
         print(f"{'ok' if ok else 'not ok'} golden {name}"
               + (f"  # {detail}" if detail else ""))
@@ -200,26 +216,48 @@ def kunit_expected(config):
             if s.endswith("_KUNIT_TEST") and v in ("y", "m")]
 
 
-def _test_boot(config, name, append):
-    """Boot the test scenario; [(check, status, detail)] of everything in it."""
-    checks = []
-    res = guest.boot(config, "test", append, name=name)
-    checks.append((f"{name}: exit status", "PASS" if res.status == 0
-                   else "FAIL", f"status {res.status} {res.reason}"))
+def _boot_checks(name, res, kunit=False, required=()):
+    """[(check, status, detail)] of a finished boot: its exit status, the
+    console's splats, KUnit on the console (@kunit) and every KTAP file it
+    sent (each of @required must be there)."""
+    checks = [(f"{name}: exit status", "PASS" if res.status == 0 else "FAIL",
+               f"status {res.status} {res.reason}")]
     found = _scan(res)
     _print_splats(res, found)
     checks.append((f"{name}: console has no splat",
                    "FAIL" if found else "PASS", f"{len(found)} splat lines"))
-    console = res.console.read_text(errors="replace")
-    if kunit_expected(config):
+    if kunit:
+        console = res.console.read_text(errors="replace")
         for status, names in results.ktap(console).items():
             checks += [(f"{name}: kunit {n}", status, "") for n in names]
-    if "modset.ktap" not in res.files:
-        checks.append((f"{name}: modset.ktap", "FAIL", "guest did not send it"))
+    for want in required:
+        if want not in res.files:
+            checks.append((f"{name}: {want}", "FAIL", "guest did not send it"))
     for ktapfile in sorted(f for f in res.files if f.endswith(".ktap")):
         for status, names in results.ktap(res.files[ktapfile]).items():
             checks += [(f"{name}: {ktapfile} {n}", status, "") for n in names]
-    return checks, res
+    return checks
+
+
+def _test_boot(config, name, append):
+    """Boot the test scenario; [(check, status, detail)] of everything in it."""
+    res = guest.boot(config, "test", append, name=name)
+    return _boot_checks(name, res, kunit=bool(kunit_expected(config)),
+                        required=("modset.ktap",)), res
+
+
+def _reliability_boot(config, name, cycles, append=""):
+    """Parallel loads, @cycles load/unload cycles of the module set, faults,
+    fragmentation (guest/scenarios/reliability.sh)."""
+    res = guest.boot(config, "reliability",
+                     f"{DEMO_APPEND} {RELIABILITY_APPEND} wb.cycles={cycles}"
+                     f" {append}".strip(),
+                     name=name, timeout=RELIABILITY_TIMEOUT(cycles))
+    for ln in res.files.get("reliability.ktap", "").splitlines():
+        if ln.startswith("# ") and ("cycle" in ln or "start:" in ln
+                                     or "end:" in ln):
+            log(f"{name}: {ln[2:]}")
+    return _boot_checks(name, res, required=("reliability.ktap",)), res
 
 
 def _wx_checks(name, res):
@@ -273,6 +311,9 @@ def cmd_test(args):
 
     for name, ok, detail in golden_cases():
         checks.append((f"golden {name}", "PASS" if ok else "FAIL", detail))
+    for name, ok, detail in itlb.selftest_cases():
+        checks.append((f"itlb model {name}", "PASS" if ok else "FAIL",
+                       detail))
     for name, ok, detail in guest_selftests(args.config):
         checks.append((name, "PASS" if ok else "FAIL", detail))
     if not kunit_expected(args.config):
@@ -295,6 +336,12 @@ def cmd_test(args):
                        "PASS" if st.get("enabled") == 0 and contig == 0
                        else "FAIL", f"stats {st}"))
 
+    checks += _reliability_boot(args.config, "reliability", TEST_CYCLES)[0]
+    return _summarise(checks, OUT / "test-results.txt")
+
+
+def _summarise(checks, path):
+    """Print and save one line per check, then "N passed, N failed"."""
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     lines = []
     for name, status, detail in checks:
@@ -304,10 +351,77 @@ def cmd_test(args):
                                                if detail and status != "PASS"
                                                else ""))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "test-results.txt").write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     summary = f"{counts['PASS']} passed, {counts['FAIL']} failed"
     if counts["SKIP"]:
         summary += f", {counts['SKIP']} skipped"
     print(summary)
+    log(f"results in {path}")
     return 1 if counts["FAIL"] else 0
+
+
+def cmd_soak(args):
+    """The reliability scenario with many more load/unload cycles."""
+    source.deps()
+    source.tree()
+    build.build(args.config)
+    checks, _ = _reliability_boot(args.config, "soak", args.cycles)
+    return _summarise(checks, OUT / "soak-results.txt")
+
+
+def cmd_test_debug(args):
+    """make test's boots on the debug kernel (KASAN, lockdep, kmemleak,
+    DEBUG_VM, CPA self-test), with fewer cycles."""
+    config = "debug"
+    source.deps()
+    source.tree()
+    build.build(config)
+    found, res = _test_boot(config, "debug-test", "")
+    checks = found + _wx_checks("debug-test", res) + _module_map_checks(res)
+    checks += _reliability_boot(config, "debug-reliability", args.cycles)[0]
+    return _summarise(checks, OUT / "test-debug-results.txt")
+
+
+# --- build matrix -------------------------------------------------------------
+
+# (what, config, kernel command line to boot the module set with, or None to
+# compile only). x86 has no prompt for STRICT_MODULE_RWX (it is always on with
+# MODULES): rodata=off is its switch, and turns the backend off at boot.
+MATRIX = [
+    ("CONFIG_VMALLOC_CONTIG=n", "novc", ""),
+    ("STRICT_MODULE_RWX off (rodata=off)", "wb", "rodata=off"),
+    ("CONFIG_MODULES=n", "nomodules", None),
+    ("CONFIG_KASAN=y", "debug", None),
+    ("CONFIG_X86_KERNEL_IBT=y", "ibt", None),
+]
+
+
+def cmd_matrix(args):
+    source.deps()
+    source.tree()
+    checks = []
+    for what, config, append in MATRIX:
+        try:
+            if append is None:
+                obj = kconfig.config(config)
+                cfg = kconfig.parse((obj / ".config").read_text())
+                kmake(obj, "bzImage", *(["modules"]
+                                        if cfg.get("CONFIG_MODULES") == "y"
+                                        else []))
+                checks.append((f"matrix {what}: builds", "PASS", ""))
+                continue
+            build.build(config)
+            checks.append((f"matrix {what}: builds", "PASS", ""))
+        except WbError as e:
+            checks.append((f"matrix {what}: builds", "FAIL", str(e)[:300]))
+            continue
+        res = guest.boot(config, "demo", f"{DEMO_APPEND} {append}".strip(),
+                         name=f"matrix-{config}-{append or 'default'}")
+        found = _scan(res)
+        _print_splats(res, found)
+        ok = res.status == 0 and not found
+        checks.append((f"matrix {what}: boots and loads the module set",
+                       "PASS" if ok else "FAIL",
+                       f"status {res.status}, {len(found)} splat lines"))
+    return _summarise(checks, OUT / "matrix-results.txt")

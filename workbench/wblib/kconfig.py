@@ -2,6 +2,7 @@
 """Config fragments, merged with the kernel's merge_config.sh and verified."""
 
 import re
+from pathlib import Path
 
 from .common import ARCH, BUILD, SRC, WB_DIR, WbError, kmake, log, run
 
@@ -51,37 +52,63 @@ def requested(name):
     return want
 
 
-def verify(name):
-    """Every option the fragments ask for must be in the final .config."""
+_DEFINE = re.compile(r"^\s*(?:menu)?config\s+(\w+)", re.M)
+
+
+def defined_symbols(src):
+    """CONFIG_ names that some Kconfig file of the tree @src defines."""
+    syms = set()
+    for path in Path(src).rglob("Kconfig*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            syms.update("CONFIG_" + m for m in _DEFINE.findall(text))
+    return syms
+
+
+def verify(name, src=SRC, fragments_from=None):
+    """Every option the fragments ask for must be in the final .config.
+
+    For a tree other than the assembled one (vanilla), an option that no
+    Kconfig file of @src defines is ours: it is skipped, and only it.
+    """
     have = parse((objdir(name) / ".config").read_text())
-    bad = []
-    for sym, val in requested(name).items():
+    bad, absent = [], []
+    known = defined_symbols(src) if Path(src) != SRC else None
+    for sym, val in requested(fragments_from or name).items():
         got = have.get(sym, "n")
-        if got != val:
+        if got != val and known is not None and sym not in known:
+            absent.append(sym)
+        elif got != val:
             bad.append(f"{sym}={val} (got {got})")
+    if absent:
+        log(f"config '{name}': {len(absent)} options not defined in {src}, "
+            f"skipped: {' '.join(sorted(absent))}")
     if bad:
         raise WbError(f"config '{name}': requested options missing after "
                       f"olddefconfig (unmet dependency or unknown symbol):\n  "
                       + "\n  ".join(bad))
 
 
-def config(name):
+def config(name, src=SRC, fragments_from=None):
+    """Object dir build/obj-@name configured in the tree @src from the
+    fragments of configs/@fragments_from.list (default: @name)."""
     obj = objdir(name)
     obj.mkdir(parents=True, exist_ok=True)
-    frags = fragments(name)
+    frags = fragments(fragments_from or name)
     dot = obj / ".config"
     merged = BUILD / f"fragments-{name}.config"
     text = "".join(f.read_text() for f in frags)
     if (dot.exists() and merged.exists() and merged.read_text() == text
             and (obj / "include/config/auto.conf").exists()):
-        verify(name)
+        verify(name, src, fragments_from)
         return obj
-    # merge_config.sh runs make in its cwd: the assembled tree.
-    run(["sh", SRC / "scripts/kconfig/merge_config.sh", "-n", "-Q", "-O", obj,
-         *frags], cwd=SRC, env={"ARCH": ARCH}, capture=True)
-    kmake(obj, "olddefconfig", capture=True)
-    verify(name)
+    # merge_config.sh runs make in its cwd: the kernel tree.
+    run(["sh", Path(src) / "scripts/kconfig/merge_config.sh", "-n", "-Q",
+         "-O", obj, *frags], cwd=src, env={"ARCH": ARCH}, capture=True)
+    kmake(obj, "olddefconfig", capture=True, src=src)
+    verify(name, src, fragments_from)
     merged.write_text(text)
-    log(f"config '{name}': {len(requested(name))} options from "
+    log(f"config '{name}': "
+        f"{len(requested(fragments_from or name))} options from "
         f"{', '.join(f.name for f in frags)} verified")
     return obj

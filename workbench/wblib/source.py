@@ -36,6 +36,11 @@ PACKAGES = {
     "cpio": "cpio",
     "busybox-static": None,
     "qemu-system-x86": "qemu-system-x86_64",
+    # make bench: file system images, nft for the guest, the map picture.
+    "e2fsprogs": "mkfs.ext4",
+    "xfsprogs": "mkfs.xfs",
+    "nftables": "nft",
+    "python3-matplotlib": None,
 }
 
 PATCHES = REPO / "patches"
@@ -187,15 +192,21 @@ def series():
     return names
 
 
+def overlay_files():
+    """Every overlay file, relative to the repo, sorted by directory."""
+    files = []
+    for d in overlay_dirs():
+        files += sorted(str(p.relative_to(REPO)) for p in (REPO / d).rglob("*")
+                        if p.is_file())
+    return files
+
+
 def _overlay_tree():
     """Write base + overlay + patches into a scratch index; return its tree."""
     index = SRC / ".git" / "wb-overlay-index"
     env = {"GIT_INDEX_FILE": str(index)}
     git("read-tree", BASE_REF, env=env)
-    files = []
-    for d in overlay_dirs():
-        files += sorted(str(p.relative_to(REPO)) for p in (REPO / d).rglob("*")
-                        if p.is_file())
+    files = overlay_files()
     if files:
         shas = subprocess.run(["git", "-C", str(SRC), "hash-object", "-w",
                                "--stdin-paths"],

@@ -1,0 +1,269 @@
+# SPDX-License-Identifier: GPL-2.0
+# Reliability of module memory under load, as KTAP on the results channel
+# (reliability.ktap): parallel loads, load/unload cycles of the whole module
+# set (wb.cycles=, default 300), module loads under fault injection, and
+# loads while physical memory is fragmented. Then the kselftest fault and
+# text-patcher tests on real modules of the set.
+. /wb/lib.sh
+
+CYCLES=$(wb_cmdline wb.cycles)
+CYCLES=${CYCLES:-300}
+VC=/sys/kernel/debug/vmalloc_contig/stats
+MM=/sys/kernel/debug/module_map/stats
+KSFT=/wb/kselftest/vmalloc_contig
+N=0
+FAILED=0
+
+ok() { N=$((N + 1)); echo "ok $N $*"; }
+not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N $*"; }
+skip() { N=$((N + 1)); echo "ok $N $* # SKIP"; }
+diag() { echo "# $*"; }
+
+meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+vc() { awk -v k="$1" '$1 == k { print $2 }' "$VC" 2>/dev/null; }
+# mm COLUMN: a module_map stats column summed over the classes.
+mm()
+{
+	[ -r "$MM" ] || { echo 0; return; }
+	awk -v col="$1" '
+		$1 == "class" { for (i = 2; i <= NF; i++) if ($i == col) c = i }
+		c && $1 != "class" && $1 != "enabled" { s += $c }
+		END { print s + 0 }' "$MM"
+}
+mm_enabled() { [ "$(awk '$1 == "enabled" { print $2 }' "$MM" 2>/dev/null)" = 1 ]; }
+vc_live() { echo $(($(vc contig_bytes) + $(vc vmalloc_bytes))); }
+modset_loaded()
+{
+	n=0
+	while read -r mod; do
+		name=$(basename "$mod" .ko | tr - _)
+		grep -q "^$name " /proc/modules && n=$((n + 1))
+	done < /wb/modset.order
+	echo "$n"
+}
+state()
+{
+	echo "MemFree $(meminfo MemFree) kB, VmallocUsed $(meminfo VmallocUsed)" \
+		"kB, vmalloc_contig live $(vc_live) B, module_map chunks" \
+		"$(mm chunks) used $(mm used_bytes) B"
+}
+
+TOTAL=$(wc -l < /wb/modset.order)
+
+# Eight loaders of one module on both CPUs: one load happens; each racing
+# finit_module() of the same file joins it (0) or finds it live (EEXIST).
+# Then two loaders, one per CPU, walk the same dependency order: each module
+# is loaded by one and joined or found loaded by the other, so loads of the
+# same module race and loads of different modules overlap.
+parallel_loads()
+{
+	ko=$WB_MODDIR/kernel/lib/test_module_map.ko
+	bad=""
+	for round in 1 2 3 4 5 6 7 8 9 10; do
+		for i in 1 2 3 4 5 6 7 8; do
+			(taskset -c $((i % 2)) insmod "$ko" > "/tmp/p$i" 2>&1 &&
+			 echo loaded > "/tmp/p$i") &
+		done
+		wait
+		loaded=$(cat /tmp/p[1-8] | grep -c '^loaded$')
+		exists=$(cat /tmp/p[1-8] | grep -c 'File exists')
+		inst=$(grep -c '^test_module_map ' /proc/modules)
+		if [ "$loaded" -lt 1 ] || [ $((loaded + exists)) != 8 ] ||
+		   [ "$inst" != 1 ]; then
+			bad="$bad round $round: $loaded ok, $exists EEXIST, $inst loaded;"
+		fi
+		rmmod test_module_map || bad="$bad rmmod failed;"
+	done
+	if [ -z "$bad" ]; then
+		ok "parallel loads of one module, 8 loaders x 10 rounds: each joins the one load or gets EEXIST"
+	else
+		not_ok "parallel loads of one module:$bad"
+	fi
+
+	for cpu in 0 1; do
+		(
+			n=0
+			while read -r mod; do
+				out=$(taskset -c "$cpu" insmod "$WB_MODDIR/$mod" 2>&1) &&
+					n=$((n + 1)) && continue
+				case "$out" in
+				*"File exists"*) ;;
+				*) echo "insmod $mod: $out" ;;
+				esac
+			done < /wb/modset.order
+			echo "loaded $n"
+		) > "/tmp/loader$cpu" 2>&1 &
+	done
+	wait
+	a=$(sed -n 's/^loaded //p' /tmp/loader0)
+	b=$(sed -n 's/^loaded //p' /tmp/loader1)
+	errs=$(grep -vh '^loaded ' /tmp/loader0 /tmp/loader1)
+	have=$(modset_loaded)
+	if [ -z "$errs" ] && [ $((a + b)) -ge "$TOTAL" ] && [ "$have" = "$TOTAL" ]
+	then
+		ok "module set loaded by two loaders at once ($a and $b loads or joins, $TOTAL modules)"
+	else
+		not_ok "two loaders: $a + $b loaded, $have of $TOTAL present; $errs"
+	fi
+	wb_unload_modset > /tmp/unload 2>&1 || cat /tmp/unload
+}
+
+cycles()
+{
+	# One warm-up cycle: the spare chunks and caches it leaves are not leaks.
+	wb_load_modset && wb_unload_modset
+	free0=$(meminfo MemFree)
+	vm0=$(meminfo VmallocUsed)
+	live0=$(vc_live)
+	diag "before $CYCLES cycles: $(state)"
+	t0=$(wb_now_us)
+	i=0
+	err=""
+	while [ "$i" -lt "$CYCLES" ]; do
+		i=$((i + 1))
+		c0=$(wb_now_us)
+		if ! out=$(wb_load_modset); then
+			err="cycle $i: $out"
+			break
+		fi
+		c1=$(wb_now_us)
+		if ! out=$(wb_unload_modset); then
+			err="cycle $i: $out"
+			break
+		fi
+		[ "$i" = 1 ] && diag "cycle 1: load $(((c1 - c0) / 1000)) ms, unload $((($(wb_now_us) - c1) / 1000)) ms"
+		[ $((i % 50)) = 0 ] && diag "cycle $i: $(state)"
+	done
+	t1=$(wb_now_us)
+	diag "after $i cycles in $(((t1 - t0) / 1000000)) s: $(state)"
+	if [ -n "$err" ]; then
+		not_ok "load/unload cycles of the module set: $err"
+		return
+	fi
+	ok "$CYCLES load/unload cycles of the $TOTAL-module set"
+	free1=$(meminfo MemFree)
+	vm1=$(meminfo VmallocUsed)
+	# Per-CPU page lists and slab caches move MemFree by a few MiB.
+	if [ "$free1" -ge $((free0 - 4096)) ]; then
+		ok "MemFree back after the cycles ($free0 -> $free1 kB)"
+	else
+		not_ok "MemFree $free0 -> $free1 kB after $CYCLES cycles"
+	fi
+	if [ "$vm1" -le $((vm0 + 64)) ] && [ "$(vc_live)" = "$live0" ]; then
+		ok "vmalloc usage back ($vm0 -> $vm1 kB, live $live0 -> $(vc_live) B)"
+	else
+		not_ok "vmalloc usage $vm0 -> $vm1 kB, live $live0 -> $(vc_live) B"
+	fi
+	if ! mm_enabled; then
+		skip "every chunk returned (module_map backend off)"
+	elif [ "$(mm used_bytes)" = 0 ] && [ "$(mm chunks)" -le 6 ]; then
+		ok "every chunk returned: $(mm chunks) spare chunks, 0 bytes used"
+	else
+		not_ok "chunks after cycles: $(mm chunks), used $(mm used_bytes) B"
+	fi
+}
+
+# Loads while test_vmalloc_contig holds every other page of every 2M block
+# it can get: 4K fallbacks that the counters show; then 2M again.
+fragmentation()
+{
+	if ! mm_enabled; then
+		skip "loads under fragmentation fall back (module_map backend off)"
+		skip "loads after fragmentation get 2M again (module_map backend off)"
+		return
+	fi
+	mfb0=$(mm fallbacks)
+	vfb0=$(vc fallbacks)
+	if ! insmod "$WB_MODDIR/kernel/lib/test_vmalloc_contig.ko" mode=fragment
+	then
+		not_ok "fragmenting memory failed"
+		skip "loads after fragmentation get 2M again"
+		return
+	fi
+	diag "fragmented: $(dmesg | grep 'fragment:' | tail -n 1)"
+	out=$(wb_load_modset)
+	loaded=$?
+	mfb=$(($(mm fallbacks) - mfb0))
+	vfb=$(($(vc fallbacks) - vfb0))
+	wb_unload_modset > /dev/null
+	rmmod test_vmalloc_contig
+	if [ "$loaded" = 0 ] && [ "$mfb" -gt 0 ] && [ "$vfb" -gt 0 ]; then
+		ok "loads under fragmentation fall back: $mfb module_map, $vfb vmalloc_contig fallbacks"
+	else
+		not_ok "under fragmentation: load status $loaded ($out), fallbacks module_map $mfb vmalloc_contig $vfb"
+	fi
+	mfb0=$(mm fallbacks)
+	wb_load_modset > /tmp/load 2>&1
+	loaded=$?
+	mfb=$(($(mm fallbacks) - mfb0))
+	notmapped=$(awk '$1 != "class" && $1 != "enabled" && $5 != $2 * 2097152' "$MM")
+	wb_unload_modset > /dev/null
+	if [ "$loaded" = 0 ] && [ "$mfb" = 0 ] && [ -z "$notmapped" ]; then
+		ok "loads after fragmentation get 2M again"
+	else
+		not_ok "after fragmentation: load $loaded, $mfb fallbacks, not 2M: $notmapped"
+	fi
+}
+
+# The kselftest fault test on real modules of the set: leaves, whose
+# dependencies stay loaded while they are loaded under fault injection.
+FAULT_MODULES="xfs btrfs wireguard"
+kselftest_on_modset()
+{
+	if [ ! -x "$KSFT/module_faults.sh" ]; then
+		skip "module_faults.sh on $FAULT_MODULES (not installed)"
+		return
+	fi
+	wb_load_modset > /dev/null
+	for m in $FAULT_MODULES; do rmmod "$m"; done
+	(cd "$KSFT" && TRIES=5 ./module_faults.sh $FAULT_MODULES) \
+		> /tmp/faults.ktap 2>&1
+	rc=$?
+	sed 's/^/# /' /tmp/faults.ktap
+	if [ "$rc" = 0 ]; then
+		ok "module_faults.sh on $FAULT_MODULES"
+	else
+		not_ok "module_faults.sh on $FAULT_MODULES (exit $rc)"
+	fi
+	wb_unload_modset_loaded
+}
+
+# kmemleak (debug kernels): what the boot left is not ours; scan at the end.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+[ -w "$KMEMLEAK" ] && echo clear > "$KMEMLEAK"
+
+kmemleak_scan()
+{
+	if [ ! -w "$KMEMLEAK" ]; then
+		skip "kmemleak finds no leak (CONFIG_DEBUG_KMEMLEAK)"
+		return
+	fi
+	sleep 6		# kmemleak ignores objects younger than 5 s
+	echo scan > "$KMEMLEAK"
+	echo scan > "$KMEMLEAK"
+	cat "$KMEMLEAK" > /tmp/kmemleak
+	if [ -s /tmp/kmemleak ]; then
+		sed 's/^/# /' /tmp/kmemleak | head -n 60
+		not_ok "kmemleak: $(grep -c '^unreferenced' /tmp/kmemleak) leaks"
+	else
+		ok "kmemleak finds no leak after the scenarios"
+	fi
+}
+
+{
+	echo "TAP version 13"
+	echo "1..10"
+	diag "start: $(state)"
+	parallel_loads
+	cycles
+	fragmentation
+	kselftest_on_modset
+	kmemleak_scan
+	diag "end: $(state)"
+	while [ "$N" -lt 10 ]; do not_ok "missing result"; done
+} > /tmp/reliability.ktap 2>&1
+wb_put reliability.ktap /tmp/reliability.ktap
+wb_put meminfo-end /proc/meminfo
+[ -r "$MM" ] && wb_put module_map-stats "$MM"
+[ -r "$VC" ] && wb_put vmalloc_contig-stats "$VC"
+exit 0
