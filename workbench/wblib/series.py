@@ -65,7 +65,8 @@ def _key(name):
 
 
 def parse_map(text):
-    """[{line, patches, add, msg}] of series.map; WbError on bad syntax."""
+    """[{line, patches, add, drop, msg}] of series.map; WbError on bad
+    syntax. drop maps a path added by the commit to the lines left out."""
     commits = []
     for lineno, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()
@@ -83,17 +84,22 @@ def parse_map(text):
         arg = arg.strip()
         if word == "commit":
             commits.append({"line": lineno, "patches": [arg] if arg else [],
-                            "add": [], "msg": []})
+                            "add": [], "drop": {}, "msg": []})
         elif word in ("patch", "add") and arg and commits:
             commits[-1]["patches" if word == "patch" else "add"].append(arg)
+        elif word == "drop" and arg and commits and commits[-1]["add"]:
+            c = commits[-1]
+            c["drop"].setdefault(c["add"][-1], []).append(arg)
         else:
             raise WbError(f"series.map:{lineno}: cannot parse '{line}' "
-                          f"(commit [PATCH], patch PATCH, add PATH, | TEXT)")
+                          f"(commit [PATCH], patch PATCH, add PATH, "
+                          f"drop LINE after add, | TEXT)")
     return commits
 
 
 def plan():
-    """The checked map: each patch once, in order; each overlay file once."""
+    """The checked map: each patch once, in order; each overlay file added,
+    the last time as it is in the repository."""
     commits = parse_map(MAP.read_text())
     names = source.series()
     by_key = {_key(n): n for n in names}
@@ -111,12 +117,21 @@ def plan():
         c["patches"] = resolved
         used += resolved
         for path in c["add"]:
-            if path in added:
-                errors.append(f"{where}: {path} is added twice (also by the "
-                              f"commit at series.map:{added[path]})")
+            if path in added and not added[path][1]:
+                errors.append(f"{where}: {path} is added again, but the "
+                              f"commit at series.map:{added[path][0]} "
+                              f"already added all of it")
             elif path not in overlay:
                 errors.append(f"{where}: {path} is not an overlay file")
-            added.setdefault(path, c["line"])
+                continue
+            drops = c["drop"].get(path, [])
+            lines = [ln.strip() for ln in (REPO / path).read_text()
+                     .splitlines()]
+            for d in drops:
+                if lines.count(d) != 1:
+                    errors.append(f"{where}: drop '{d}': {path} has "
+                                  f"{lines.count(d)} such lines, not one")
+            added[path] = (c["line"], bool(drops))
         if not c["patches"] and not c["add"]:
             errors.append(f"{where}: empty commit")
         if not c["patches"] and not c["msg"]:
@@ -135,6 +150,10 @@ def plan():
         if f not in added:
             errors.append(f"overlay file {f} is not added by any commit: "
                           f"add 'add {f}' to its commit in series.map")
+        elif added[f][1]:
+            errors.append(f"{f} is last added with lines dropped "
+                          f"(series.map:{added[f][0]}): a later commit must "
+                          f"add all of it")
     if errors:
         raise WbError("workbench/series.map does not match the repository:\n"
                       "  " + "\n  ".join(errors))
@@ -169,6 +188,17 @@ def message(c):
     return text + "\n"
 
 
+def _blob(path, drops):
+    """The blob of overlay file @path without the lines in @drops."""
+    text = (REPO / path).read_text()
+    if drops:
+        text = "".join(ln for ln in text.splitlines(keepends=True)
+                       if ln.strip() not in drops)
+    return subprocess.run(["git", "-C", str(SRC), "hash-object", "-w",
+                           "--stdin"], input=text, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
 def make_commits(commits):
     """Commit the plan on top of wb-base; return [(commit, subject)]."""
     index = SRC / ".git" / "wb-series-index"
@@ -179,10 +209,7 @@ def make_commits(commits):
     msgfile = SRC / ".git" / "wb-series-msg"
     for k, c in enumerate(commits, 1):
         if c["add"]:
-            shas = subprocess.run(
-                ["git", "-C", str(SRC), "hash-object", "-w", "--stdin-paths"],
-                input="\n".join(str(REPO / f) for f in c["add"]),
-                capture_output=True, text=True, check=True).stdout.split()
+            shas = [_blob(f, c["drop"].get(f, [])) for f in c["add"]]
             info = "".join(
                 f"{'100755' if os.access(REPO / f, os.X_OK) else '100644'} "
                 f"{sha}\t{f}\n" for f, sha in zip(c["add"], shas))
