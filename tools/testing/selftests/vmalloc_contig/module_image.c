@@ -243,19 +243,59 @@ TEST_F(image, garbage)
 	expect_nothing_left(_metadata, &self->before);
 }
 
-TEST_F(image, finit_empty_file)
+/*
+ * A read-only descriptor of a sparse file of @size bytes (the loader refuses
+ * a file open for writing), or -1.
+ */
+static int sparse_file(off_t size)
 {
 	char tmpl[] = "/tmp/module_image.XXXXXX";
 	int fd = mkstemp(tmpl);
 
-	/* Read-only, or the loader would refuse a file open for writing. */
-	ASSERT_LE(0, fd);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, size)) {
+		close(fd);
+		unlink(tmpl);
+		return -1;
+	}
 	close(fd);
 	fd = open(tmpl, O_RDONLY);
 	unlink(tmpl);
+	return fd;
+}
+
+TEST_F(image, finit_empty_file)
+{
+	int fd = sparse_file(0);
+
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, finit_module(fd, "", 0));
 	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+	expect_nothing_left(_metadata, &self->before);
+}
+
+/* Beyond what the loader reads (INT_MAX): refused before any buffer. */
+TEST_F(image, finit_huge_file)
+{
+	int fd = sparse_file(3L << 30);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, finit_module(fd, "", 0));
+	EXPECT_EQ(EFBIG, errno);
+	close(fd);
+	expect_nothing_left(_metadata, &self->before);
+}
+
+/* 64M of zeros: read into a buffer of that size, no ELF, buffer freed. */
+TEST_F(image, finit_large_zero_file)
+{
+	int fd = sparse_file(64L << 20);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, finit_module(fd, "", 0));
+	EXPECT_EQ(ENOEXEC, errno);
 	close(fd);
 	expect_nothing_left(_metadata, &self->before);
 }
