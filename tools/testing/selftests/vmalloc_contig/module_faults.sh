@@ -52,6 +52,20 @@ inject()
 	echo 1 > "$FPA/min-order"
 }
 
+# Leave fail_page_alloc as found: later tests inject faults without
+# task-filter. probability first, so injection stops before the rest.
+FPA_KNOBS="probability interval times space verbose task-filter \
+ignore-gfp-wait ignore-gfp-highmem min-order"
+FPA_SAVED=""
+restore_fpa()
+{
+	[ -n "$FPA_SAVED" ] || return
+	for k in $FPA_KNOBS; do
+		cat "$FPA_SAVED/$k" > "$FPA/$k"
+	done
+	rm -rf "$FPA_SAVED"
+}
+
 loaded()
 {
 	grep -q "^$1 " /proc/modules
@@ -149,6 +163,12 @@ for mod in "$@"; do
 		exit "$KSFT_SKIP"
 	fi
 done
+
+FPA_SAVED=$(mktemp -d)
+for k in $FPA_KNOBS; do
+	cat "$FPA/$k" > "$FPA_SAVED/$k"
+done
+trap restore_fpa EXIT
 
 ktap_set_plan $(($# * 4))
 for mod in "$@"; do

@@ -77,6 +77,7 @@ fail_page_alloc()
 	echo -1 > "$FAIL/times"
 	echo 0 > "$FAIL/space"
 	echo 0 > "$FAIL/verbose"
+	echo N > "$FAIL/task-filter"
 	echo 4 > "$FAIL/min-order"
 	echo N > "$FAIL/ignore-gfp-wait"
 	echo N > "$FAIL/ignore-gfp-highmem"
