@@ -234,6 +234,10 @@ def _reused(rundir, append, config):
     if argv[argv.index("-append") + 1].split("wb.scenario=bench ")[-1] \
             != append:
         return None
+    # Timing depends on how QEMU ran the vCPUs, too.
+    acc = guest.accel(config)
+    if argv[argv.index("-accel") + 1] != guest.ACCEL_ARGS.get(acc, acc):
+        return None
     files, status = guest.parse_channel(raw.read_text(errors="replace"))
     if status != 0:
         return None
