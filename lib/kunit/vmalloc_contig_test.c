@@ -246,11 +246,13 @@ static void vc_free_foreign(struct kunit *test)
 #define VC_ROUNDS	3
 
 /*
- * Free pages, once freed xarray nodes have left RCU and the per-cpu lists
- * are back in the buddy lists.
+ * Free pages, once what RCU and lazy vmap purging hold back is freed (under
+ * KASAN_VMALLOC a purge also frees the shadow of freed vmalloc ranges) and
+ * the per-cpu lists are back in the buddy lists.
  */
 static long vc_free_pages(void)
 {
+	vm_unmap_aliases();
 	rcu_barrier();
 	drain_all_pages(NULL);
 	return global_zone_page_state(NR_FREE_PAGES);
