@@ -20,6 +20,8 @@ fi
 
 # The module set must load and unload cleanly on the test kernel too.
 wb_put meminfo-before-modset /proc/meminfo
+[ -r /sys/kernel/debug/module_map/stats ] &&
+	wb_put module_map-stats-before-modset /sys/kernel/debug/module_map/stats
 {
 	echo "TAP version 13"
 	echo "1..2"
