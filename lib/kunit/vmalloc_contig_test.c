@@ -246,13 +246,11 @@ static void vc_free_foreign(struct kunit *test)
 #define VC_ROUNDS	3
 
 /*
- * Free pages, once what RCU and lazy vmap purging hold back is freed (under
- * KASAN_VMALLOC a purge also frees the shadow of freed vmalloc ranges) and
- * the per-cpu lists are back in the buddy lists.
+ * Free pages, once freed xarray nodes have left RCU and the per-cpu lists
+ * are back in the buddy lists.
  */
 static long vc_free_pages(void)
 {
-	vm_unmap_aliases();
 	rcu_barrier();
 	drain_all_pages(NULL);
 	return global_zone_page_state(NR_FREE_PAGES);
@@ -309,14 +307,28 @@ static void vc_cycles_contig(struct kunit *test)
 	vc_expect_no_loss(test, vc_alloc_direct, SZ_1M);
 }
 
+/*
+ * KASAN_VMALLOC gives each new vmalloc range shadow pages and frees them
+ * only in whole shadow pages when lazily freed ranges are purged: free page
+ * counts then move by about 1300 pages per 512 cycles of vmalloc()ed
+ * memory, whatever vmalloc_contig does.
+ */
+static void vc_skip_vmalloc_shadow(struct kunit *test)
+{
+	if (IS_ENABLED(CONFIG_KASAN_VMALLOC))
+		kunit_skip(test, "KASAN_VMALLOC shadow pages blur free page counts");
+}
+
 static void vc_cycles_range(struct kunit *test)
 {
+	vc_skip_vmalloc_shadow(test);
 	vc_expect_no_loss(test, vc_alloc_range, SZ_1M + PAGE_SIZE);
 	vc_expect_no_loss(test, vc_alloc_range, PMD_SIZE);
 }
 
 static void vc_cycles_fallback(struct kunit *test)
 {
+	vc_skip_vmalloc_shadow(test);
 	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
 				   vc_no_pages);
 	vc_expect_no_loss(test, vc_alloc_direct, SZ_1M + PAGE_SIZE);
