@@ -265,39 +265,34 @@ static int sparse_file(off_t size)
 	return fd;
 }
 
-TEST_F(image, finit_empty_file)
+/* finit_module() of a sparse file of @size bytes fails with @err. */
+static void finit_refused(struct __test_metadata *_metadata,
+			  const struct counters *before, off_t size, int err)
 {
-	int fd = sparse_file(0);
+	int fd = sparse_file(size);
 
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-1, finit_module(fd, "", 0));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(err, errno);
 	close(fd);
-	expect_nothing_left(_metadata, &self->before);
+	expect_nothing_left(_metadata, before);
+}
+
+TEST_F(image, finit_empty_file)
+{
+	finit_refused(_metadata, &self->before, 0, EINVAL);
 }
 
 /* Beyond what the loader reads (INT_MAX): refused before any buffer. */
 TEST_F(image, finit_huge_file)
 {
-	int fd = sparse_file(3L << 30);
-
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(-1, finit_module(fd, "", 0));
-	EXPECT_EQ(EFBIG, errno);
-	close(fd);
-	expect_nothing_left(_metadata, &self->before);
+	finit_refused(_metadata, &self->before, 3L << 30, EFBIG);
 }
 
 /* 64M of zeros: read into a buffer of that size, no ELF, buffer freed. */
 TEST_F(image, finit_large_zero_file)
 {
-	int fd = sparse_file(64L << 20);
-
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(-1, finit_module(fd, "", 0));
-	EXPECT_EQ(ENOEXEC, errno);
-	close(fd);
-	expect_nothing_left(_metadata, &self->before);
+	finit_refused(_metadata, &self->before, 64L << 20, ENOEXEC);
 }
 
 TEST_HARNESS_MAIN
