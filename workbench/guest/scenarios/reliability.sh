@@ -14,8 +14,9 @@ CYCLES=${CYCLES:-300}
 SLACK=$(wb_cmdline wb.memfree_slack_kb)
 SLACK=${SLACK:-4096}
 VC=/sys/kernel/debug/vmalloc_contig/stats
-MM=/sys/kernel/debug/module_map/stats
 KSFT=/wb/kselftest/vmalloc_contig
+# module_map_enabled, module_map_sum COLUMN and MM_STATS
+. "$KSFT/module_map_lib.sh"
 N=0
 FAILED=0
 
@@ -26,16 +27,6 @@ diag() { echo "# $*"; }
 
 meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
 vc() { awk -v k="$1" '$1 == k { print $2 }' "$VC" 2>/dev/null; }
-# mm COLUMN: a module_map stats column summed over the classes.
-mm()
-{
-	[ -r "$MM" ] || { echo 0; return; }
-	awk -v col="$1" '
-		$1 == "class" { for (i = 2; i <= NF; i++) if ($i == col) c = i }
-		c && $1 != "class" && $1 != "enabled" { s += $c }
-		END { print s + 0 }' "$MM"
-}
-mm_enabled() { [ "$(awk '$1 == "enabled" { print $2 }' "$MM" 2>/dev/null)" = 1 ]; }
 vc_live() { echo $(($(vc contig_bytes) + $(vc vmalloc_bytes))); }
 modset_loaded()
 {
@@ -50,7 +41,7 @@ state()
 {
 	echo "MemFree $(meminfo MemFree) kB, VmallocUsed $(meminfo VmallocUsed)" \
 		"kB, vmalloc_contig live $(vc_live) B, module_map chunks" \
-		"$(mm chunks) used $(mm used_bytes) B"
+		"$(module_map_sum chunks) used $(module_map_sum used_bytes) B"
 }
 
 TOTAL=$(wc -l < /wb/modset.order)
@@ -158,12 +149,12 @@ cycles()
 	else
 		not_ok "vmalloc usage $vm0 -> $vm1 kB, live $live0 -> $(vc_live) B"
 	fi
-	if ! mm_enabled; then
+	if ! module_map_enabled; then
 		skip "every chunk returned (module_map backend off)"
-	elif [ "$(mm used_bytes)" = 0 ] && [ "$(mm chunks)" -le 6 ]; then
-		ok "every chunk returned: $(mm chunks) spare chunks, 0 bytes used"
+	elif [ "$(module_map_sum used_bytes)" = 0 ] && [ "$(module_map_sum chunks)" -le 6 ]; then
+		ok "every chunk returned: $(module_map_sum chunks) spare chunks, 0 bytes used"
 	else
-		not_ok "chunks after cycles: $(mm chunks), used $(mm used_bytes) B"
+		not_ok "chunks after cycles: $(module_map_sum chunks), used $(module_map_sum used_bytes) B"
 	fi
 }
 
@@ -171,12 +162,12 @@ cycles()
 # it can get: 4K fallbacks that the counters show; then 2M again.
 fragmentation()
 {
-	if ! mm_enabled; then
+	if ! module_map_enabled; then
 		skip "loads under fragmentation fall back (module_map backend off)"
 		skip "loads after fragmentation get 2M again (module_map backend off)"
 		return
 	fi
-	mfb0=$(mm fallbacks)
+	mfb0=$(module_map_sum fallbacks)
 	vfb0=$(vc fallbacks)
 	if ! insmod "$WB_MODDIR/kernel/lib/test_vmalloc_contig.ko" mode=fragment
 	then
@@ -187,7 +178,7 @@ fragmentation()
 	diag "fragmented: $(dmesg | grep 'fragment:' | tail -n 1)"
 	out=$(wb_load_modset)
 	loaded=$?
-	mfb=$(($(mm fallbacks) - mfb0))
+	mfb=$(($(module_map_sum fallbacks) - mfb0))
 	vfb=$(($(vc fallbacks) - vfb0))
 	wb_unload_modset > /dev/null
 	rmmod test_vmalloc_contig
@@ -196,11 +187,11 @@ fragmentation()
 	else
 		not_ok "under fragmentation: load status $loaded ($out), fallbacks module_map $mfb vmalloc_contig $vfb"
 	fi
-	mfb0=$(mm fallbacks)
+	mfb0=$(module_map_sum fallbacks)
 	wb_load_modset > /tmp/load 2>&1
 	loaded=$?
-	mfb=$(($(mm fallbacks) - mfb0))
-	notmapped=$(awk '$1 != "class" && $1 != "enabled" && $5 != $2 * 2097152' "$MM")
+	mfb=$(($(module_map_sum fallbacks) - mfb0))
+	notmapped=$(awk '$1 != "class" && $1 != "enabled" && $5 != $2 * 2097152' "$MM_STATS")
 	wb_unload_modset > /dev/null
 	if [ "$loaded" = 0 ] && [ "$mfb" = 0 ] && [ -z "$notmapped" ]; then
 		ok "loads after fragmentation get 2M again"
@@ -268,6 +259,6 @@ kmemleak_scan()
 } > /tmp/reliability.ktap 2>&1
 wb_put reliability.ktap /tmp/reliability.ktap
 wb_put meminfo-end /proc/meminfo
-[ -r "$MM" ] && wb_put module_map-stats "$MM"
+[ -r "$MM_STATS" ] && wb_put module_map-stats "$MM_STATS"
 [ -r "$VC" ] && wb_put vmalloc_contig-stats "$VC"
 exit 0

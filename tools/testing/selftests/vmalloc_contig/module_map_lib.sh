@@ -27,6 +27,7 @@ module_map_enabled()
 # (chunks, used_bytes, free_bytes, mapped_2m_bytes, allocs, fallbacks, ...).
 module_map_sum()
 {
+	[ -r "$MM_STATS" ] || { echo 0; return; }
 	awk -v col="$1" '
 		$1 == "class" { for (i = 2; i <= NF; i++) if ($i == col) c = i }
 		c && $1 != "class" && $1 != "enabled" { s += $c }
