@@ -4,7 +4,8 @@
 import re
 from pathlib import Path
 
-from .common import ARCH, BUILD, SRC, WB_DIR, WbError, kmake, log, run
+from .common import (ARCH, BUILD, REPO, SRC, WB_DIR, WbError, kmake, log,
+                     run)
 
 CONFIGS = WB_DIR / "configs"
 _SET = re.compile(r"^(CONFIG_\w+)=(.*)$")
@@ -52,37 +53,33 @@ def requested(name):
     return want
 
 
-_DEFINE = re.compile(r"^\s*(?:menu)?config\s+(\w+)", re.M)
+_DEFINE = re.compile(r"^\+[ \t]*(?:menu)?config[ \t]+(\w+)", re.M)
 
 
-def defined_symbols(src):
-    """CONFIG_ names that some Kconfig file of the tree @src defines."""
-    syms = set()
-    for path in Path(src).rglob("Kconfig*"):
-        if path.is_file():
-            text = path.read_text(errors="replace")
-            syms.update("CONFIG_" + m for m in _DEFINE.findall(text))
-    return syms
+def our_symbols():
+    """CONFIG_ names our patches add to Kconfig files."""
+    return {"CONFIG_" + m for p in (REPO / "patches").glob("*.patch")
+            for m in _DEFINE.findall(p.read_text(errors="replace"))}
 
 
 def verify(name, src=SRC, fragments_from=None):
     """Every option the fragments ask for must be in the final .config.
 
-    For a tree other than the assembled one (vanilla), an option that no
-    Kconfig file of @src defines is ours: it is skipped, and only it.
+    For a tree other than the assembled one (vanilla), the options our
+    patches add are skipped, and only they.
     """
     have = parse((objdir(name) / ".config").read_text())
     bad, absent = [], []
-    known = defined_symbols(src) if Path(src) != SRC else None
+    ours = our_symbols() if Path(src) != SRC else set()
     for sym, val in requested(fragments_from or name).items():
         got = have.get(sym, "n")
-        if got != val and known is not None and sym not in known:
+        if got != val and sym in ours:
             absent.append(sym)
         elif got != val:
             bad.append(f"{sym}={val} (got {got})")
     if absent:
-        log(f"config '{name}': {len(absent)} options not defined in {src}, "
-            f"skipped: {' '.join(sorted(absent))}")
+        log(f"config '{name}': {len(absent)} options of our patches, not "
+            f"in {src}, skipped: {' '.join(sorted(absent))}")
     if bad:
         raise WbError(f"config '{name}': requested options missing after "
                       f"olddefconfig (unmet dependency or unknown symbol):\n  "
