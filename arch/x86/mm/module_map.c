@@ -23,6 +23,8 @@
  * - The direct-map alias of a chunk takes the class permission once, for the
  *   whole 2M, when the chunk is created; CPA leaves the alias alone for the
  *   pieces, so loading modules does not split the direct map.
+ * - A piece over 2M gets a chunk of its own, of as many 2M pages as it
+ *   needs, returned to the page allocator when the piece is freed.
  * - An empty chunk goes back to the page allocator, but one spare per class.
  * - Splits and collapses of chunk PMDs are counted in /proc/vmstat.
  *
@@ -72,10 +74,16 @@ enum mm_class {
 struct mm_chunk {
 	struct list_head node;
 	unsigned long base;
+	unsigned int pmds;			/* 2M pages: over one, one piece */
 	unsigned int used;			/* pages in use */
-	DECLARE_BITMAP(map, MM_PIECES);		/* pages in use */
+	DECLARE_BITMAP(map, MM_PIECES);		/* pages in use, if one 2M page */
 	u16 len[MM_PIECES];			/* pages of the piece starting here */
 };
+
+static unsigned long mm_chunk_size(const struct mm_chunk *c)
+{
+	return c->pmds * PMD_SIZE;
+}
 
 struct mm_class_state {
 	struct list_head chunks;
@@ -171,15 +179,19 @@ void module_map_count_collapse(unsigned long addr)
 	count_vm_event(MODULE_MAP_LEVEL2_COLLAPSE);
 }
 
-static void mm_publish(unsigned long base, enum mm_class cls, bool owned)
+static void mm_publish(const struct mm_chunk *c, enum mm_class cls,
+		       bool owned)
 {
-	unsigned long slot = (base - MODULES_VADDR) >> PMD_SHIFT;
+	unsigned long slot = (c->base - MODULES_VADDR) >> PMD_SHIFT;
+	unsigned int i;
 
-	if (owned) {
-		mm_slot_class[slot] = cls;
-		set_bit(slot, mm_owned);
-	} else {
-		clear_bit(slot, mm_owned);
+	for (i = 0; i < c->pmds; i++, slot++) {
+		if (owned) {
+			mm_slot_class[slot] = cls;
+			set_bit(slot, mm_owned);
+		} else {
+			clear_bit(slot, mm_owned);
+		}
 	}
 }
 
@@ -187,10 +199,10 @@ static void mm_chunk_release(struct mm_chunk *c, enum mm_class cls)
 {
 	struct vm_struct *vm = find_vm_area((void *)c->base);
 
-	mm_publish(c->base, cls, false);
-	/* Whole 2M: the alias changes as one large page too. */
+	mm_publish(c, cls, false);
+	/* Whole 2M pages: the alias changes by large pages too. */
 	if (mm_info[cls].writable)
-		mm_info[cls].writable(c->base, MM_PIECES);
+		mm_info[cls].writable(c->base, c->pmds * MM_PIECES);
 	/* Perms are reset above, at 2M; vfree() would do it page by page. */
 	if (vm)
 		vm->flags &= ~VM_FLUSH_RESET_PERMS;
@@ -198,15 +210,20 @@ static void mm_chunk_release(struct mm_chunk *c, enum mm_class cls)
 	kfree(c);
 }
 
-static struct mm_chunk *mm_chunk_create(enum mm_class cls)
+/*
+ * A chunk of @pmds 2M pages, each mapped by a PMD: one contiguous run if the
+ * page allocator has it, else vmalloc's 2M pages.
+ */
+static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 {
+	unsigned long size = pmds * PMD_SIZE;
 	struct mm_chunk *c;
 	void *p;
 
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		return NULL;
-	p = vmalloc_contig_range(PMD_SIZE, PMD_SIZE, mm_start, mm_end,
+	p = vmalloc_contig_range(size, PMD_SIZE, mm_start, mm_end,
 				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
 				 VM_ALLOW_HUGE_VMAP, NUMA_NO_NODE,
 				 __builtin_return_address(0));
@@ -217,21 +234,22 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls)
 	 * forget the chunk, which would overlap them.
 	 */
 	kmemleak_free(p);
-	if (vmalloc_contig_kind(p) != VMALLOC_CONTIG_PAGES ||
-	    !is_vm_area_hugepages(p)) {
+	if (!is_vm_area_hugepages(p)) {
 		vfree_contig(p);
 		goto fail;
 	}
 	c->base = (unsigned long)p;
+	c->pmds = pmds;
 	if (mm_info[cls].text)
-		memset(p, INT3_INSN_OPCODE, PMD_SIZE);
+		memset(p, INT3_INSN_OPCODE, size);
 	/* KASAN sees pieces, as it saw vmalloc()ed module memory. */
-	kasan_poison_vmalloc(p, PMD_SIZE);
-	if (mm_info[cls].final && mm_info[cls].final(c->base, MM_PIECES)) {
+	kasan_poison_vmalloc(p, size);
+	if (mm_info[cls].final &&
+	    mm_info[cls].final(c->base, pmds * MM_PIECES)) {
 		vfree_contig(p);
 		goto fail;
 	}
-	mm_publish(c->base, cls, true);
+	mm_publish(c, cls, true);
 	list_add_tail(&c->node, &mm_state[cls].chunks);
 	return c;
 fail:
@@ -246,14 +264,22 @@ static unsigned long mm_reserve(enum mm_class cls, unsigned int pages)
 	unsigned long idx;
 	struct mm_chunk *c;
 
+	if (pages > MM_PIECES) {
+		c = mm_chunk_create(cls, DIV_ROUND_UP(pages, MM_PIECES));
+		if (!c)
+			return 0;
+		c->len[0] = pages;
+		c->used = pages;
+		return c->base;
+	}
 	list_for_each_entry(c, &st->chunks, node) {
-		if (MM_PIECES - c->used < pages)
+		if (c->pmds > 1 || MM_PIECES - c->used < pages)
 			continue;
 		idx = bitmap_find_next_zero_area(c->map, MM_PIECES, 0, pages, 0);
 		if (idx < MM_PIECES)
 			goto found;
 	}
-	c = mm_chunk_create(cls);
+	c = mm_chunk_create(cls, 1);
 	if (!c)
 		return 0;
 	idx = 0;
@@ -270,8 +296,8 @@ found:
  * @size: bytes
  *
  * The piece is writable and not executable until the loader sets its final
- * permission. Types that are not module memory, and sizes over 2M, are
- * left to execmem's vmalloc path.
+ * permission. A piece over 2M gets a chunk of its own. Types that are not
+ * module memory are left to execmem's vmalloc path.
  *
  * Return: the piece, or %NULL for execmem to fall back to 4K pages.
  */
@@ -283,7 +309,8 @@ void *module_map_alloc(enum execmem_type type, size_t size)
 
 	if (!mm_enabled || cls < 0)
 		return NULL;
-	if (!pages || pages > MM_PIECES)
+	/* The length of a piece is kept in a u16: 256M with 4K pages. */
+	if (!pages || pages > U16_MAX)
 		goto fallback;
 
 	mutex_lock(&mm_lock);
@@ -315,9 +342,20 @@ static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
 
 	*cls = mm_slot_class[(addr - MODULES_VADDR) >> PMD_SHIFT];
 	list_for_each_entry(c, &mm_state[*cls].chunks, node)
-		if (addr - c->base < PMD_SIZE)
+		if (addr - c->base < mm_chunk_size(c))
 			return c;
 	return NULL;
+}
+
+/* Whether @cls has an empty chunk besides @c, which it keeps; mm_lock held. */
+static bool mm_has_spare(enum mm_class cls, const struct mm_chunk *c)
+{
+	struct mm_chunk *other;
+
+	list_for_each_entry(other, &mm_state[cls].chunks, node)
+		if (other != c && !other->used)
+			return true;
+	return false;
 }
 
 /**
@@ -330,9 +368,10 @@ static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
 bool module_map_free(void *ptr)
 {
 	unsigned long addr = (unsigned long)ptr, idx;
-	struct mm_chunk *c, *spare;
 	enum mm_class cls;
 	unsigned int pages;
+	struct mm_chunk *c;
+	bool release;
 
 	if (!module_map_owns(addr))
 		return false;
@@ -354,25 +393,17 @@ bool module_map_free(void *ptr)
 		text_poke_set(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
 
 	mutex_lock(&mm_lock);
-	bitmap_clear(c->map, idx, pages);
 	c->len[idx] = 0;
 	c->used -= pages;
-	spare = NULL;
-	if (!c->used) {
-		struct mm_chunk *other;
-
-		/* Keep one empty chunk per class, release any other. */
-		list_for_each_entry(other, &mm_state[cls].chunks, node) {
-			if (other != c && !other->used) {
-				spare = c;
-				list_del(&c->node);
-				break;
-			}
-		}
-	}
+	if (c->pmds == 1)
+		bitmap_clear(c->map, idx, pages);
+	/* Nothing else fits in the chunk of a piece over 2M. */
+	release = !c->used && (c->pmds > 1 || mm_has_spare(cls, c));
+	if (release)
+		list_del(&c->node);
 	mutex_unlock(&mm_lock);
-	if (spare)
-		mm_chunk_release(spare, cls);
+	if (release)
+		mm_chunk_release(c, cls);
 	return true;
 }
 
@@ -386,15 +417,18 @@ static int mm_stats_show(struct seq_file *m, void *v)
 	mutex_lock(&mm_lock);
 	for (i = 0; i < MM_NR_CLASSES; i++) {
 		struct mm_class_state *st = &mm_state[i];
-		unsigned long chunks = 0, used = 0, mapped = 0;
+		unsigned long chunks = 0, used = 0, mapped = 0, pos;
 		unsigned int level;
 
+		/* In 2M pages: a piece over 2M has a chunk of several. */
 		list_for_each_entry(c, &st->chunks, node) {
-			chunks++;
+			chunks += c->pmds;
 			used += c->used * PAGE_SIZE;
-			if (lookup_address(c->base, &level) &&
-			    level == PG_LEVEL_2M)
-				mapped += PMD_SIZE;
+			for (pos = c->base; pos < c->base + mm_chunk_size(c);
+			     pos += PMD_SIZE)
+				if (lookup_address(pos, &level) &&
+				    level == PG_LEVEL_2M)
+					mapped += PMD_SIZE;
 		}
 		seq_printf(m, "%s %lu %lu %lu %lu %ld %ld %ld %ld\n",
 			   mm_info[i].name, chunks, used,

@@ -178,6 +178,43 @@ static void mmt_no_collapse_4k(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
 }
 
+/*
+ * A piece over 2M gets a chunk of its own: both of its 2M pages collapse
+ * to PMDs, the rest of the chunk is free text, nothing else is placed
+ * there, and freeing the piece returns the whole chunk.
+ */
+static void mmt_oversize(struct kunit *test)
+{
+	const size_t size = PMD_SIZE + 3 * PAGE_SIZE;
+	u8 *p, *q, *end;
+
+	p = mmt_alloc(test, EXECMEM_MODULE_TEXT, size);
+	end = p + ALIGN(size, PMD_SIZE);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, PMD_SIZE));
+	KUNIT_EXPECT_TRUE(test, module_map_owns((unsigned long)end - 1));
+	KUNIT_EXPECT_TRUE(test, mmt_writable(p) && mmt_writable(p + size - 1));
+	memset(p, 0x90, size);
+	KUNIT_ASSERT_EQ(test, set_memory_rox((unsigned long)p,
+					     size >> PAGE_SHIFT), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
+	KUNIT_EXPECT_EQ(test, mmt_level(p + PMD_SIZE), PG_LEVEL_2M);
+	KUNIT_EXPECT_FALSE(test, mmt_writable(p + size - 1));
+	kasan_disable_current();
+	KUNIT_EXPECT_NULL(test, memchr_inv(p + size, INT3_INSN_OPCODE,
+					   end - (p + size)));
+	kasan_enable_current();
+
+	q = module_map_alloc(EXECMEM_MODULE_TEXT, PAGE_SIZE);
+	if (q) {
+		KUNIT_EXPECT_TRUE(test, q < p || q >= end);
+		KUNIT_EXPECT_TRUE(test, module_map_free(q));
+	}
+
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+	KUNIT_EXPECT_FALSE(test, module_map_owns((unsigned long)p));
+	KUNIT_EXPECT_FALSE(test, module_map_owns((unsigned long)end - 1));
+}
+
 static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_chunk_reuse),
 	KUNIT_CASE(mmt_text_int3),
@@ -185,6 +222,7 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_no_collapse_noncontig),
 	KUNIT_CASE(mmt_alias_untouched),
 	KUNIT_CASE(mmt_no_collapse_4k),
+	KUNIT_CASE(mmt_oversize),
 	{}
 };
 
