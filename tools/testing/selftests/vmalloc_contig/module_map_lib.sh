@@ -61,8 +61,9 @@ mapping_of()
 	done
 }
 
-# text_is_2m SYM MODULE: SYM's text is mapped by a 2M, read-only,
-# executable page. Prints the mapping found on failure.
+# text_is_2m SYM MODULE: SYM's text is mapped by 2M, read-only, executable
+# pages (ptdump merges neighbours alike: 4M for a text piece over 2M, or for
+# two text chunks side by side). Prints the mapping found on failure.
 text_is_2m()
 {
 	addr=$(symbol_addr "$1" "$2")
@@ -72,7 +73,7 @@ text_is_2m()
 	fi
 	m=$(mapping_of "$addr")
 	case " $m " in
-	" 2M ro "*" x "*) return 0 ;;
+	" "[0-9]*M" ro "*" x "*"pmd ") return 0 ;;
 	esac
 	echo "$1 at $addr mapped as '$m'"
 	return 1
