@@ -246,8 +246,9 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	kasan_poison_vmalloc(p, size);
 	if (mm_info[cls].final &&
 	    mm_info[cls].final(c->base, pmds * MM_PIECES)) {
-		vfree_contig(p);
-		goto fail;
+		/* Part of it may have the class permission: undo, then free. */
+		mm_chunk_release(c, cls);
+		return NULL;
 	}
 	mm_publish(c, cls, true);
 	list_add_tail(&c->node, &mm_state[cls].chunks);
@@ -379,7 +380,9 @@ bool module_map_free(void *ptr)
 	mutex_lock(&mm_lock);
 	c = mm_find(addr, &cls);
 	idx = c ? (addr - c->base) >> PAGE_SHIFT : 0;
-	pages = c && !offset_in_page(addr) ? c->len[idx] : 0;
+	/* Past the first 2M of a chunk over 2M: inside its one piece. */
+	pages = c && !offset_in_page(addr) && idx < MM_PIECES ?
+		c->len[idx] : 0;
 	mutex_unlock(&mm_lock);
 	if (WARN(!pages, "module_map: %p is not a module memory piece\n", ptr))
 		return true;

@@ -4,7 +4,9 @@
  * chunks: arch/x86/mm/module_map.c, arch/x86/mm/pat/set_memory.c.
  */
 
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <linux/delay.h>
 #include <linux/execmem.h>
 #include <linux/kasan.h>
 #include <linux/mm.h>
@@ -12,6 +14,7 @@
 #include <linux/set_memory.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
+#include <linux/vmalloc_contig.h>
 
 #include <asm/module_map.h>
 #include <asm/text-patching.h>
@@ -179,25 +182,49 @@ static void mmt_no_collapse_4k(struct kunit *test)
 }
 
 /*
+ * ROX for @pages from @p, until every 2M page of the range is a PMD again:
+ * the collapse only tries text_mutex, which text patching elsewhere may
+ * hold for a moment.
+ */
+static void mmt_rox_collapsed(struct kunit *test, u8 *p, unsigned int pages)
+{
+	unsigned long pos, end = (unsigned long)p + pages * PAGE_SIZE;
+	int tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		KUNIT_ASSERT_EQ(test, set_memory_rox((unsigned long)p, pages), 0);
+		for (pos = (unsigned long)p; pos < end; pos += PMD_SIZE)
+			if (mmt_level((void *)pos) != PG_LEVEL_2M)
+				break;
+		if (pos >= end)
+			return;
+		msleep(20);
+	}
+	KUNIT_FAIL(test, "2M page %lu of the range not collapsed to a PMD",
+		   (pos - (unsigned long)p) / PMD_SIZE);
+}
+
+/*
  * A piece over 2M gets a chunk of its own: both of its 2M pages collapse
  * to PMDs, the rest of the chunk is free text, nothing else is placed
  * there, and freeing the piece returns the whole chunk.
  */
-static void mmt_oversize(struct kunit *test)
+static u8 *mmt_oversize_check(struct kunit *test)
 {
 	const size_t size = PMD_SIZE + 3 * PAGE_SIZE;
 	u8 *p, *q, *end;
 
-	p = mmt_alloc(test, EXECMEM_MODULE_TEXT, size);
+	/* The backend is on: a piece over 2M must not be left to execmem. */
+	q = mmt_alloc(test, EXECMEM_MODULE_TEXT, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, module_map_free(q));
+	p = module_map_alloc(EXECMEM_MODULE_TEXT, size);
+	KUNIT_ASSERT_NOT_NULL(test, p);
 	end = p + ALIGN(size, PMD_SIZE);
 	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, PMD_SIZE));
 	KUNIT_EXPECT_TRUE(test, module_map_owns((unsigned long)end - 1));
 	KUNIT_EXPECT_TRUE(test, mmt_writable(p) && mmt_writable(p + size - 1));
 	memset(p, 0x90, size);
-	KUNIT_ASSERT_EQ(test, set_memory_rox((unsigned long)p,
-					     size >> PAGE_SHIFT), 0);
-	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
-	KUNIT_EXPECT_EQ(test, mmt_level(p + PMD_SIZE), PG_LEVEL_2M);
+	mmt_rox_collapsed(test, p, size >> PAGE_SHIFT);
 	KUNIT_EXPECT_FALSE(test, mmt_writable(p + size - 1));
 	kasan_disable_current();
 	KUNIT_EXPECT_NULL(test, memchr_inv(p + size, INT3_INSN_OPCODE,
@@ -209,10 +236,38 @@ static void mmt_oversize(struct kunit *test)
 		KUNIT_EXPECT_TRUE(test, q < p || q >= end);
 		KUNIT_EXPECT_TRUE(test, module_map_free(q));
 	}
+	return p;
+}
+
+static void mmt_oversize_free(struct kunit *test, u8 *p)
+{
+	u8 *end = p + 2 * PMD_SIZE;
 
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
 	KUNIT_EXPECT_FALSE(test, module_map_owns((unsigned long)p));
 	KUNIT_EXPECT_FALSE(test, module_map_owns((unsigned long)end - 1));
+}
+
+static void mmt_oversize(struct kunit *test)
+{
+	mmt_oversize_free(test, mmt_oversize_check(test));
+}
+
+static void *mmt_no_pages(unsigned long size, gfp_t gfp, int node, bool split)
+{
+	return NULL;
+}
+
+/* The same with vmalloc's 2M pages, when there is no contiguous run. */
+static void mmt_oversize_vmalloc(struct kunit *test)
+{
+	u8 *p;
+
+	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
+				   mmt_no_pages);
+	p = mmt_oversize_check(test);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_VMALLOC);
+	mmt_oversize_free(test, p);
 }
 
 static struct kunit_case module_map_cases[] = {
@@ -223,6 +278,7 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_alias_untouched),
 	KUNIT_CASE(mmt_no_collapse_4k),
 	KUNIT_CASE(mmt_oversize),
+	KUNIT_CASE(mmt_oversize_vmalloc),
 	{}
 };
 
