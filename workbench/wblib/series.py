@@ -263,12 +263,15 @@ def _table(rows):
     return out
 
 
-def _bench_numbers(b):
+def _bench_numbers(b, path):
     modes = [m for m in ("vanilla", "off", "on") if m in b.get("modes", {})]
-    lines = _wrap(f"""From `make bench` (out/bench.json,
+    clock = b.get("clock", "")
+    clock = (f" Times are QEMU instruction time ({clock})." if "-icount" in
+             clock else f" Times are {clock}." if clock else "")
+    lines = _wrap(f"""From `make bench` ({path},
                   {b.get('repetitions', '?')} repetitions; vanilla is the
                   kernel without this series, off the series booted with
-                  vmalloc_contig=off):""")
+                  vmalloc_contig=off).{clock}""")
     rows = [["", *modes]]
     for cls in ("text", "rodata", "data"):
         rows.append([f"{cls} 4K/2M entries", *(
@@ -337,10 +340,14 @@ def _report_numbers(r):
 
 
 def numbers():
-    bench, rep = OUT / "bench.json", OUT / "report.json"
+    """The cover letter's numbers: this tree's out/bench.json, else the run
+    kept in workbench/results, else a demo report."""
+    rep = OUT / "report.json"
     try:
-        if bench.exists():
-            return _bench_numbers(json.loads(bench.read_text()))
+        for bench in (OUT / "bench.json", WB_DIR / "results" / "bench.json"):
+            if bench.exists():
+                return _bench_numbers(json.loads(bench.read_text()),
+                                      bench.relative_to(REPO))
         if rep.exists():
             return _report_numbers(json.loads(rep.read_text()))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
