@@ -388,6 +388,17 @@ bool module_map_free(void *ptr)
 		return true;
 
 	kmemleak_free(ptr);
+	if (c->pmds > 1) {
+		/*
+		 * The chunk of a piece over 2M holds nothing else and goes
+		 * with it: no class permission or INT3 refill to restore.
+		 */
+		mutex_lock(&mm_lock);
+		list_del(&c->node);
+		mutex_unlock(&mm_lock);
+		mm_chunk_release(c, cls);
+		return true;
+	}
 	kasan_poison_vmalloc(ptr, pages * PAGE_SIZE);
 	/* Back to the class permission (a failed load may not have set it). */
 	if (mm_info[cls].final)
@@ -396,12 +407,10 @@ bool module_map_free(void *ptr)
 		text_poke_set(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
 
 	mutex_lock(&mm_lock);
+	bitmap_clear(c->map, idx, pages);
 	c->len[idx] = 0;
 	c->used -= pages;
-	if (c->pmds == 1)
-		bitmap_clear(c->map, idx, pages);
-	/* Nothing else fits in the chunk of a piece over 2M. */
-	release = !c->used && (c->pmds > 1 || mm_has_spare(cls, c));
+	release = !c->used && mm_has_spare(cls, c);
 	if (release)
 		list_del(&c->node);
 	mutex_unlock(&mm_lock);
