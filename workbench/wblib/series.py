@@ -265,9 +265,10 @@ def _table(rows):
 
 def _bench_numbers(b, path):
     modes = [m for m in ("vanilla", "off", "on") if m in b.get("modes", {})]
-    clock = b.get("clock", "")
-    clock = (f" Times are QEMU instruction time ({clock})." if "-icount" in
-             clock else f" Times are {clock}." if clock else "")
+    clock = b.get("clock")
+    if clock and "-icount" in clock:
+        clock = f"QEMU instruction time ({clock})"
+    clock = f" Times are {clock}." if clock else ""
     lines = _wrap(f"""From `make bench` ({path},
                   {b.get('repetitions', '?')} repetitions; vanilla is the
                   kernel without this series, off the series booted with
