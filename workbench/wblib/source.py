@@ -58,7 +58,9 @@ GIT_ENV = {
 def _installed(pkg):
     res = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg],
                          capture_output=True, text=True)
-    return res.returncode == 0 and res.stdout.endswith("installed")
+    # "unknown ok not-installed" is what dpkg says of a package it has
+    # only heard of (one that was removed, or named in its database).
+    return res.returncode == 0 and res.stdout.split()[-1:] == ["installed"]
 
 
 def deps(extra=()):
