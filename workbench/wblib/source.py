@@ -34,6 +34,8 @@ PACKAGES = {
     "xz-utils": "xz",
     "kmod": "depmod",
     "cpio": "cpio",
+    # kselftest's install target copies the test files with it.
+    "rsync": "rsync",
     "busybox-static": None,
     "qemu-system-x86": "qemu-system-x86_64",
     # make bench: file system images, nft for the guest, the map picture.
