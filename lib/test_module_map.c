@@ -18,6 +18,10 @@
  *	  branch its jump label takes
  * alt	  read: 1 once the module's alternatives are applied (the original
  *	  instruction yields 0, the replacement for X86_FEATURE_ALWAYS 1)
+ *
+ * Its data is over 2M, so every load also takes the backend's path for a
+ * piece over 2M: a chunk of its own, created for the load and freed with
+ * the module (module_faults.sh relies on it).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -32,6 +36,7 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
+#include <linux/sizes.h>
 
 #include <asm/alternative.h>
 #include <asm/cpufeatures.h>
@@ -45,6 +50,8 @@ static atomic_long_t loop_calls, loop_orig, loop_patched, loop_other;
 static struct dentry *test_dir;
 /* Read at each call, so the compiler cannot specialise the target. */
 static int test_arg = TEST_ARG;
+/* Makes the data piece of the module larger than 2M; never accessed. */
+static u8 test_module_map_big[SZ_2M + PAGE_SIZE] __used;
 
 /* The target of ftrace, the kprobes and the livepatch. */
 static noinline int test_module_map_func(int x)
