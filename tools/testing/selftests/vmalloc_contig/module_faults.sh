@@ -1,18 +1,28 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Module loads under fault injection: fail_page_alloc, limited to the
-# loading task, fails 10 %, 50 % and 100 % of its page allocations of order
-# 1 and more: the contiguous image buffers, the 2M chunks, and whatever else
-# load_module() allocates in blocks. Each load must either succeed (the API
-# and the module_map backend fall back to 4K pages) or fail with ENOMEM, and
-# either way leave nothing behind: no module, no live bytes in the
-# vmalloc_contig counters, no used bytes in module_map chunks. With
-# injection off every module loads again, its text 2M-mapped again.
+# Module loads under fault injection, limited to the loading task:
 #
-# Order-0 and slab failures are left out: the module notifiers of jump
-# labels and trace events WARN when their small allocations fail, which is
-# their documented behaviour, not a fault of the paths tested here.
+# - fail_page_alloc fails 10 %, 50 % and 100 % of its page allocations of
+#   order 1 and more: the contiguous image buffers, the 2M chunks, and
+#   whatever else load_module() allocates in blocks;
+# - failslab fails 50 % and 100 % of the slab allocations made under the
+#   vmalloc_contig API (its allocation records, and vmalloc's own under its
+#   fallback), then of those made under the module_map backend (its chunk
+#   records, and the API's under it), through the stacktrace filter. All
+#   of them failing must fail every load that needs an image buffer with
+#   ENOMEM; under the backend it must fail none, as execmem falls back.
+#
+# Each load must either succeed (the API and the module_map backend fall
+# back to 4K pages) or fail with ENOMEM, and either way leave nothing
+# behind: no module, no live bytes in the vmalloc_contig counters, no used
+# bytes in module_map chunks. With injection off every module loads again,
+# its text 2M-mapped again.
+#
+# Order-0 pages and slab allocations elsewhere in the loader are left out:
+# the module notifiers of jump labels and trace events WARN when their small
+# allocations fail, which is their documented behaviour, not a fault of the
+# paths tested here.
 #
 #   module_faults.sh [MODULE...]   (default: the test modules; dependencies
 #                                   of the modules named are loaded first)
@@ -23,6 +33,7 @@ DIR=$(dirname "$0")
 
 VC_STATS=/sys/kernel/debug/vmalloc_contig/stats
 FPA=/sys/kernel/debug/fail_page_alloc
+FSL=/sys/kernel/debug/failslab
 TRIES=${TRIES:-10}
 
 vc_counter()
@@ -37,33 +48,98 @@ footprint()
 		"mm_used=$(module_map_sum used_bytes)"
 }
 
-# inject PERCENT: fail that share of the block allocations of tasks that
-# opted in (finit_fail -f).
+# inject DIR PERCENT: fail that share of the allocations of tasks that
+# opted in (finit_fail -f), through the fault_attr in DIR.
 inject()
 {
-	echo "$1" > "$FPA/probability"
-	echo 1 > "$FPA/interval"
-	echo -1 > "$FPA/times"
-	echo 0 > "$FPA/space"
-	echo 0 > "$FPA/verbose"
-	echo Y > "$FPA/task-filter"
-	echo N > "$FPA/ignore-gfp-wait"
+	echo "$2" > "$1/probability"
+	echo 1 > "$1/interval"
+	echo -1 > "$1/times"
+	echo 0 > "$1/space"
+	echo 0 > "$1/verbose"
+	echo Y > "$1/task-filter"
+	echo N > "$1/ignore-gfp-wait"
+}
+
+# inject_pages PERCENT: page allocations of order 1 and more.
+inject_pages()
+{
+	inject "$FPA" "$1"
 	echo N > "$FPA/ignore-gfp-highmem"
 	echo 1 > "$FPA/min-order"
 }
 
-# Leave fail_page_alloc as found: later tests inject faults without
+# code_range SYMBOL REGEX: the start and end of the run of functions around
+# SYMBOL in /proc/kallsyms whose names match REGEX: the text of one object
+# file, with the padding symbols of call thunks and CFI between them.
+code_range()
+{
+	sort /proc/kallsyms | awk -v sym="$1" -v re="^(__pfx_|__cfi_)?($2)" '
+		NF == 3 && $2 ~ /^[tT]$/ { a[n] = $1; s[n] = $3; n++ }
+		END {
+			for (i = 0; i < n && s[i] != sym; i++)
+				;
+			if (i == n || a[i] ~ /^0+$/)
+				exit 1
+			for (lo = i; lo > 0 && s[lo - 1] ~ re; lo--)
+				;
+			for (hi = i; hi + 1 < n && s[hi + 1] ~ re; hi++)
+				;
+			if (hi + 1 == n)
+				exit 1
+			print "0x" a[lo], "0x" a[hi + 1]
+		}'
+}
+
+# inject_slab PERCENT START END: slab allocations with a caller in
+# [START, END) on their stack.
+inject_slab()
+{
+	inject "$FSL" "$1"
+	echo N > "$FSL/cache-filter"
+	echo 32 > "$FSL/stacktrace-depth"
+	echo "$2" > "$FSL/require-start"
+	echo "$3" > "$FSL/require-end"
+}
+
+inject_off()
+{
+	echo 0 > "$FPA/probability"
+	[ -z "$SLAB" ] || echo 0 > "$FSL/probability"
+}
+
+# Leave the fault_attrs as found: later tests inject faults without
 # task-filter. probability first, so injection stops before the rest.
 FPA_KNOBS="probability interval times space verbose task-filter \
 ignore-gfp-wait ignore-gfp-highmem min-order"
-FPA_SAVED=""
-restore_fpa()
+FSL_KNOBS="probability interval times space verbose task-filter \
+ignore-gfp-wait cache-filter stacktrace-depth require-start require-end"
+SAVED=""
+save_knobs()
 {
-	[ -n "$FPA_SAVED" ] || return
+	SAVED=$(mktemp -d)
+	mkdir "$SAVED/fpa" "$SAVED/fsl"
 	for k in $FPA_KNOBS; do
-		cat "$FPA_SAVED/$k" > "$FPA/$k"
+		cat "$FPA/$k" > "$SAVED/fpa/$k"
 	done
-	rm -rf "$FPA_SAVED"
+	[ -n "$SLAB" ] || return 0
+	for k in $FSL_KNOBS; do
+		cat "$FSL/$k" > "$SAVED/fsl/$k"
+	done
+}
+
+restore_knobs()
+{
+	[ -n "$SAVED" ] || return
+	for k in $FPA_KNOBS; do
+		cat "$SAVED/fpa/$k" > "$FPA/$k"
+	done
+	if [ -n "$SLAB" ]; then
+		for k in $FSL_KNOBS; do
+			cat "$SAVED/fsl/$k" > "$FSL/$k"
+		done
+	fi
+	rm -rf "$SAVED"
 }
 
 loaded()
@@ -79,22 +155,38 @@ deps()
 	done
 }
 
-# faulty MODULE PERCENT: TRIES loads with injection on.
+# faulty MODULE PERCENT WHAT EXPECT INJECT [ARGS...]: TRIES loads with
+# "INJECT PERCENT ARGS..." on. Each load succeeds or gets ENOMEM; EXPECT
+# "loaded" or "ENOMEM" requires every load to end so, "either" accepts
+# both. At 100 % no module_map chunk may appear during a load: creating one
+# takes a 2M block and a slab record, both failed. A module with a piece
+# over 2M (test_module_map) needs a new chunk at every load, so there each
+# load at 100 % must have taken the 4K fallback.
 faulty()
 {
 	mod=$1
 	pct=$2
+	what=$3
+	expect=$4
+	inj=$5
+	shift 5
 	file=$(module_ko "$mod")
 	name=$(echo "$mod" | tr - _)
 	ok=0
 	nomem=0
 	bad=""
 	base=$(footprint)
-	inject "$pct"
+	chunks=$(module_map_sum chunks)
+	fb=$(module_map_sum fallbacks)
+	"$inj" "$pct" "$@"
 	i=0
 	while [ "$i" -lt "$TRIES" ]; do
 		i=$((i + 1))
 		res=$("$DIR/finit_fail" -f "$file")
+		if [ "$pct" = 100 ] &&
+		   [ "$(module_map_sum chunks)" -gt "$chunks" ]; then
+			bad="$bad chunk-created"
+		fi
 		case "$res" in
 		ok)
 			ok=$((ok + 1))
@@ -112,12 +204,41 @@ faulty()
 		now=$(footprint)
 		[ "$now" = "$base" ] || bad="$bad left:$now(was:$base)"
 	done
-	inject 0
-	if [ -z "$bad" ]; then
-		ktap_test_pass "$mod at $pct %: $ok loaded, $nomem ENOMEM, nothing left"
-	else
-		ktap_test_fail "$mod at $pct %: $ok loaded, $nomem ENOMEM,$bad"
+	inject_off
+	fb=$(($(module_map_sum fallbacks) - fb))
+	case "$expect" in
+	loaded)
+		[ "$ok" = "$TRIES" ] || bad="$bad not-all-loaded"
+		;;
+	ENOMEM)
+		[ "$nomem" = "$TRIES" ] || bad="$bad not-all-ENOMEM"
+		;;
+	esac
+	if [ "$pct" = 100 ] && [ "$name" = test_module_map ] &&
+	   [ "$ok" -gt "$fb" ] && module_map_enabled; then
+		bad="$bad $ok-loads-but-$fb-fallbacks"
 	fi
+	msg="$ok loaded, $nomem ENOMEM, $fb module_map fallbacks"
+	if [ -z "$bad" ]; then
+		ktap_test_pass "$mod, $what: $msg, nothing left"
+	else
+		ktap_test_fail "$mod, $what: $msg,$bad"
+	fi
+}
+
+# slab_faults MODULE LABEL RANGE EXPECT_AT_100: failslab at 50 and 100 %
+# under the code in RANGE ("START END"), or two skips without it.
+slab_faults()
+{
+	if [ -z "$SLAB" ] || [ -z "$3" ]; then
+		ktap_test_skip "$1, failslab under $2: ${SLAB_WHY:-$2 not running}"
+		ktap_test_skip "$1, failslab under $2: ${SLAB_WHY:-$2 not running}"
+		return
+	fi
+	# shellcheck disable=SC2086 # RANGE is two words
+	faulty "$1" 50 "failslab 50 % under $2" either inject_slab $3
+	# shellcheck disable=SC2086
+	faulty "$1" 100 "failslab 100 % under $2" "$4" inject_slab $3
 }
 
 # again MODULE: loads with injection off, text 2M-mapped when the backend is on.
@@ -164,17 +285,33 @@ for mod in "$@"; do
 	fi
 done
 
-FPA_SAVED=$(mktemp -d)
-for k in $FPA_KNOBS; do
-	cat "$FPA/$k" > "$FPA_SAVED/$k"
-done
-trap restore_fpa EXIT
+# Slab failures need failslab and its stacktrace filter, and addresses in
+# /proc/kallsyms to point it at the API and at the backend.
+SLAB=""
+SLAB_WHY=""
+VC_RANGE=""
+MM_RANGE=""
+if [ ! -d "$FSL" ] || [ ! -e "$FSL/require-start" ]; then
+	SLAB_WHY="CONFIG_FAILSLAB and CONFIG_FAULT_INJECTION_STACKTRACE_FILTER needed"
+elif ! VC_RANGE=$(code_range vmalloc_contig_node_noprof \
+		  'vc_|vmalloc_contig|vfree_contig'); then
+	SLAB_WHY="no address of the vmalloc_contig API in /proc/kallsyms"
+else
+	SLAB=1
+	module_map_enabled && MM_RANGE=$(code_range module_map_alloc \
+					 'mm_|module_map_')
+fi
 
-ktap_set_plan $(($# * 4))
+save_knobs
+trap restore_knobs EXIT
+
+ktap_set_plan $(($# * 8))
 for mod in "$@"; do
 	for pct in 10 50 100; do
-		faulty "$mod" "$pct"
+		faulty "$mod" "$pct" "fail_page_alloc $pct %" either inject_pages
 	done
+	slab_faults "$mod" vmalloc_contig "$VC_RANGE" ENOMEM
+	slab_faults "$mod" module_map "$MM_RANGE" loaded
 	again "$mod"
 done
 ktap_finished
