@@ -5,7 +5,8 @@ import json
 import re
 from pathlib import Path
 
-from . import bench, build, guest, itlb, kconfig, report, results, source
+from . import (bench, build, guest, itlb, kconfig, profile, report, results,
+               source)
 from .common import OUT, WB_DIR, WbError, kmake, log
 
 DEFAULT_CONFIG = "wb"
@@ -159,6 +160,8 @@ def _golden(kind, text):
         return {"files": files, "status": status}
     if kind == "ktap":
         return {k: sorted(v) for k, v in results.ktap(text).items() if v}
+    if kind == "profile":
+        return profile.parse_stat(text)
     raise WbError(f"unknown golden kind {kind}")
 
 
