@@ -412,9 +412,10 @@ def cover_blurb(n):
         """Tested with `make series-check` (every step builds with the demo
         config; checkpatch --strict; W=1 and sparse add no warning to the
         files touched) and `make test` (KUnit suites vmalloc_contig and
-        x86_module_map, the vmalloc_contig kselftests, and load/unload
-        passes of a 135-module set with the backend on and off, under
-        QEMU).""")
+        x86_module_map, the vmalloc_contig kselftests including text
+        patchers and fault injection on 2M-mapped module memory, and
+        load/unload passes of the module set of a Debian server, with the
+        backend on and off, under QEMU).""")
     return "\n".join(lines).rstrip() + "\n"
 
 
