@@ -115,30 +115,35 @@ ignore-gfp-wait ignore-gfp-highmem min-order"
 FSL_KNOBS="probability interval times space verbose task-filter \
 ignore-gfp-wait cache-filter stacktrace-depth require-start require-end"
 SAVED=""
+
+# save_attr DIR NAME KNOBS / restore_attr DIR NAME KNOBS: a fault_attr's knobs.
+save_attr()
+{
+	mkdir "$SAVED/$2"
+	for k in $3; do
+		cat "$1/$k" > "$SAVED/$2/$k"
+	done
+}
+
+restore_attr()
+{
+	for k in $3; do
+		cat "$SAVED/$2/$k" > "$1/$k"
+	done
+}
+
 save_knobs()
 {
 	SAVED=$(mktemp -d)
-	mkdir "$SAVED/fpa" "$SAVED/fsl"
-	for k in $FPA_KNOBS; do
-		cat "$FPA/$k" > "$SAVED/fpa/$k"
-	done
-	[ -n "$SLAB" ] || return 0
-	for k in $FSL_KNOBS; do
-		cat "$FSL/$k" > "$SAVED/fsl/$k"
-	done
+	save_attr "$FPA" fpa "$FPA_KNOBS"
+	[ -z "$SLAB" ] || save_attr "$FSL" fsl "$FSL_KNOBS"
 }
 
 restore_knobs()
 {
 	[ -n "$SAVED" ] || return
-	for k in $FPA_KNOBS; do
-		cat "$SAVED/fpa/$k" > "$FPA/$k"
-	done
-	if [ -n "$SLAB" ]; then
-		for k in $FSL_KNOBS; do
-			cat "$SAVED/fsl/$k" > "$FSL/$k"
-		done
-	fi
+	restore_attr "$FPA" fpa "$FPA_KNOBS"
+	[ -z "$SLAB" ] || restore_attr "$FSL" fsl "$FSL_KNOBS"
 	rm -rf "$SAVED"
 }
 
