@@ -18,8 +18,9 @@
  *   loader and every text patcher write as usual, then the strict-RWX calls
  *   give the piece its final permission and CPA collapses the 512 PTEs back
  *   into one PMD as soon as the chunk is uniform again.
- * - Free text is INT3 and stays ROX; a freed text piece is refilled with INT3
- *   through text_poke_set().
+ * - Free text is INT3 and stays ROX. A freed text piece is refilled with INT3
+ *   through text_poke_set() if it is ROX, or in place and then made ROX if
+ *   it never got that far, so freeing one needs no text_mutex then.
  * - The direct-map alias of a chunk takes the class permission once, for the
  *   whole 2M, when the chunk is created; CPA leaves the alias alone for the
  *   pieces, so loading modules does not split the direct map.
@@ -291,6 +292,115 @@ found:
 	return c->base + idx * PAGE_SIZE;
 }
 
+/* The chunk holding @addr, an address module_map_owns(); mm_lock held. */
+static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
+{
+	struct mm_chunk *c;
+
+	*cls = mm_slot_class[(addr - MODULES_VADDR) >> PMD_SHIFT];
+	list_for_each_entry(c, &mm_state[*cls].chunks, node)
+		if (addr - c->base < mm_chunk_size(c))
+			return c;
+	return NULL;
+}
+
+/* Whether @cls has an empty chunk besides @c, which it keeps; mm_lock held. */
+static bool mm_has_spare(enum mm_class cls, const struct mm_chunk *c)
+{
+	struct mm_chunk *other;
+
+	list_for_each_entry(other, &mm_state[cls].chunks, node)
+		if (other != c && !other->used)
+			return true;
+	return false;
+}
+
+/* Whether every page of [@addr, @addr + @pages) is writable now. */
+static bool mm_writable(unsigned long addr, unsigned int pages)
+{
+	unsigned long end = addr + pages * PAGE_SIZE;
+	unsigned int level;
+	pte_t *pte;
+
+	while (addr < end) {
+		pte = lookup_address(addr, &level);
+		if (!pte || !(pte_flags(*pte) & _PAGE_RW))
+			return false;
+		addr = (addr & page_level_mask(level)) + page_level_size(level);
+	}
+	return true;
+}
+
+/*
+ * Free text is INT3 before it is executable again. A piece that never got
+ * its final permission (a failed load; an ITS thunk page given back under
+ * text_mutex) is still writable: fill it in place, then make it ROX. Only
+ * text that is read-only already is refilled through text_poke_set(), which
+ * takes text_mutex.
+ */
+static void mm_text_refill(unsigned long addr, unsigned int pages)
+{
+	if (mm_writable(addr, pages)) {
+		/* Poisoned already, as free memory: not through KASAN. */
+		__memset((void *)addr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+		set_memory_rox(addr, pages);
+		return;
+	}
+	/* Back to the class permission: part of it may be writable still. */
+	set_memory_rox(addr, pages);
+	text_poke_set((void *)addr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+}
+
+/* Give a piece back; @refill: it may hold code, refill it with INT3. */
+static void mm_put(void *ptr, bool refill)
+{
+	unsigned long addr = (unsigned long)ptr, idx;
+	enum mm_class cls;
+	unsigned int pages;
+	struct mm_chunk *c;
+	bool release;
+
+	mutex_lock(&mm_lock);
+	c = mm_find(addr, &cls);
+	idx = c ? (addr - c->base) >> PAGE_SHIFT : 0;
+	/* Past the first 2M of a chunk over 2M: inside its one piece. */
+	pages = c && !offset_in_page(addr) && idx < MM_PIECES ?
+		c->len[idx] : 0;
+	mutex_unlock(&mm_lock);
+	if (WARN(!pages, "module_map: %p is not a module memory piece\n", ptr))
+		return;
+
+	kmemleak_free(ptr);
+	if (c->pmds > 1) {
+		/*
+		 * The chunk of a piece over 2M holds nothing else and goes
+		 * with it: no class permission or INT3 refill to restore.
+		 */
+		mutex_lock(&mm_lock);
+		list_del(&c->node);
+		mutex_unlock(&mm_lock);
+		mm_chunk_release(c, cls);
+		return;
+	}
+	kasan_poison_vmalloc(ptr, pages * PAGE_SIZE);
+	if (mm_info[cls].text && refill)
+		mm_text_refill(addr, pages);
+	else if (mm_info[cls].final)
+		/* Back to the class permission (a failed load may not have it). */
+		mm_info[cls].final(addr, pages);
+
+	mutex_lock(&mm_lock);
+	bitmap_clear(c->map, idx, pages);
+	c->len[idx] = 0;
+	c->used -= pages;
+	release = !c->used && mm_has_spare(cls, c);
+	if (release)
+		list_del(&c->node);
+	mutex_unlock(&mm_lock);
+	if (release)
+		mm_chunk_release(c, cls);
+}
+
 /**
  * module_map_alloc - module memory from a 2M chunk of its class
  * @type: execmem type, one per module memory class
@@ -325,7 +435,8 @@ void *module_map_alloc(enum execmem_type type, size_t size)
 			       KASAN_VMALLOC_VM_ALLOC | KASAN_VMALLOC_PROT_NORMAL);
 	kmemleak_alloc((void *)addr, size, 1, GFP_KERNEL);
 	if (mm_info[cls].writable && mm_info[cls].writable(addr, pages)) {
-		module_map_free((void *)addr);
+		/* Nothing was written: no refill, which may take text_mutex. */
+		mm_put((void *)addr, false);
 		goto fallback;
 	}
 	atomic_long_inc(&mm_state[cls].allocs);
@@ -336,86 +447,19 @@ fallback:
 	return NULL;
 }
 
-/* The chunk holding @addr, an address module_map_owns(); mm_lock held. */
-static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
-{
-	struct mm_chunk *c;
-
-	*cls = mm_slot_class[(addr - MODULES_VADDR) >> PMD_SHIFT];
-	list_for_each_entry(c, &mm_state[*cls].chunks, node)
-		if (addr - c->base < mm_chunk_size(c))
-			return c;
-	return NULL;
-}
-
-/* Whether @cls has an empty chunk besides @c, which it keeps; mm_lock held. */
-static bool mm_has_spare(enum mm_class cls, const struct mm_chunk *c)
-{
-	struct mm_chunk *other;
-
-	list_for_each_entry(other, &mm_state[cls].chunks, node)
-		if (other != c && !other->used)
-			return true;
-	return false;
-}
-
 /**
  * module_map_free - give a piece back to its chunk
  * @ptr: a piece from module_map_alloc(), or any other pointer
  *
- * Context: process context (text is refilled through text_poke_set()).
+ * Context: process context; text_mutex may be held (ITS frees its thunk
+ * pages under it), as long as @ptr never got its final permission.
  * Return: false if @ptr is not in a chunk, for execmem to vfree() it.
  */
 bool module_map_free(void *ptr)
 {
-	unsigned long addr = (unsigned long)ptr, idx;
-	enum mm_class cls;
-	unsigned int pages;
-	struct mm_chunk *c;
-	bool release;
-
-	if (!module_map_owns(addr))
+	if (!module_map_owns((unsigned long)ptr))
 		return false;
-
-	mutex_lock(&mm_lock);
-	c = mm_find(addr, &cls);
-	idx = c ? (addr - c->base) >> PAGE_SHIFT : 0;
-	/* Past the first 2M of a chunk over 2M: inside its one piece. */
-	pages = c && !offset_in_page(addr) && idx < MM_PIECES ?
-		c->len[idx] : 0;
-	mutex_unlock(&mm_lock);
-	if (WARN(!pages, "module_map: %p is not a module memory piece\n", ptr))
-		return true;
-
-	kmemleak_free(ptr);
-	if (c->pmds > 1) {
-		/*
-		 * The chunk of a piece over 2M holds nothing else and goes
-		 * with it: no class permission or INT3 refill to restore.
-		 */
-		mutex_lock(&mm_lock);
-		list_del(&c->node);
-		mutex_unlock(&mm_lock);
-		mm_chunk_release(c, cls);
-		return true;
-	}
-	kasan_poison_vmalloc(ptr, pages * PAGE_SIZE);
-	/* Back to the class permission (a failed load may not have set it). */
-	if (mm_info[cls].final)
-		mm_info[cls].final(addr, pages);
-	if (mm_info[cls].text)
-		text_poke_set(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
-
-	mutex_lock(&mm_lock);
-	bitmap_clear(c->map, idx, pages);
-	c->len[idx] = 0;
-	c->used -= pages;
-	release = !c->used && mm_has_spare(cls, c);
-	if (release)
-		list_del(&c->node);
-	mutex_unlock(&mm_lock);
-	if (release)
-		mm_chunk_release(c, cls);
+	mm_put(ptr, true);
 	return true;
 }
 

@@ -9,6 +9,7 @@
 #include <linux/delay.h>
 #include <linux/execmem.h>
 #include <linux/kasan.h>
+#include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/pgtable.h>
 #include <linux/set_memory.h>
@@ -76,6 +77,28 @@ static void mmt_text_int3(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, mmt_writable(p));
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
 	/* The piece is free now, and poisoned under KASAN: look anyway. */
+	kasan_disable_current();
+	KUNIT_EXPECT_NULL(test, memchr_inv(p, INT3_INSN_OPCODE, size));
+	kasan_enable_current();
+	KUNIT_EXPECT_FALSE(test, mmt_writable(p));
+}
+
+/*
+ * A text piece that never got its final permission (a failed load; an ITS
+ * thunk page given back) can be freed under text_mutex, as ITS does: it is
+ * refilled in place, not through text_poke_set(), and is INT3 before it is
+ * executable again.
+ */
+static void mmt_text_free_unfinished(struct kunit *test)
+{
+	const size_t size = 2 * PAGE_SIZE;
+	u8 *p;
+
+	p = mmt_alloc(test, EXECMEM_MODULE_TEXT, size);
+	memset(p, 0x90, size);
+	mutex_lock(&text_mutex);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+	mutex_unlock(&text_mutex);
 	kasan_disable_current();
 	KUNIT_EXPECT_NULL(test, memchr_inv(p, INT3_INSN_OPCODE, size));
 	kasan_enable_current();
@@ -273,6 +296,7 @@ static void mmt_oversize_vmalloc(struct kunit *test)
 static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_chunk_reuse),
 	KUNIT_CASE(mmt_text_int3),
+	KUNIT_CASE(mmt_text_free_unfinished),
 	KUNIT_CASE(mmt_collapse),
 	KUNIT_CASE(mmt_no_collapse_noncontig),
 	KUNIT_CASE(mmt_alias_untouched),
