@@ -9,6 +9,7 @@
  * @stop: the guest marker program (workbench/itlb/mark.c) runs code there.
  *
  *   qemu-system-x86_64 ... -plugin itlb.so,out=FILE,start=0x..,stop=0x..
+ *                                            [,counts=FILE2]
  *
  * Kernel fetches are those from vaddr >= 0xffff800000000000.  A TB is linear
  * guest code, so the pages it touches are the run from the page of its first
@@ -30,6 +31,12 @@
  *
  * starts/stops count the marker executions seen; truncated is non-zero if a
  * page list could not grow (out of memory) and was cut short.
+ *
+ * counts=FILE2 (for wb profile --insns) also counts, per kernel translation,
+ * its executions inside the window, and writes at exit one text line per
+ * translation that ran there: "VADDR INSNS EXECS" (hex, decimal, decimal).
+ * A TB translated twice has two lines.  With counts= alone, out= may be left
+ * out and no page list is kept.
  *
  * QEMU runs vCPUs in parallel threads (MTTCG), so callbacks for different
  * vCPUs run concurrently: every vCPU owns its buffer and counters and only
@@ -113,6 +120,9 @@ struct tb_pages {
 	uint64_t first;		/* first 4K page number */
 	uint32_t nr;		/* consecutive pages from @first */
 	uint32_t insns;
+	uint64_t vaddr;		/* for counts= */
+	uint64_t execs;		/* inside the window, for counts= */
+	struct tb_pages *next;	/* all translations, for counts= */
 };
 
 /* One per vCPU, on its own cache lines: only that vCPU's thread writes it. */
@@ -128,7 +138,8 @@ struct vcpu_trace {
 static struct vcpu_trace *vcpus;
 static unsigned int nr_vcpus;
 static uint64_t mark_start, mark_stop;
-static const char *out_path;
+static const char *out_path, *counts_path;
+static struct tb_pages *all_tbs;	/* every kernel translation */
 
 /* Shared between vCPU threads: the window flag and the marker counters. */
 static int recording;
@@ -148,7 +159,7 @@ static bool trace_grow(struct vcpu_trace *vt)
 
 static void vcpu_kernel_tb_exec(unsigned int cpu, void *udata)
 {
-	const struct tb_pages *tp = udata;
+	struct tb_pages *tp = udata;
 	struct vcpu_trace *vt;
 	uint64_t page;
 
@@ -158,6 +169,10 @@ static void vcpu_kernel_tb_exec(unsigned int cpu, void *udata)
 	vt = &vcpus[cpu];
 	vt->insns += tp->insns;
 	vt->tb_execs++;
+	if (counts_path)
+		__atomic_fetch_add(&tp->execs, 1, __ATOMIC_RELAXED);
+	if (!out_path)
+		return;
 	for (page = tp->first; page < tp->first + tp->nr; page++) {
 		if (page == vt->last)
 			continue;
@@ -226,6 +241,13 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	tp->first = lo >> PAGE_SHIFT;
 	tp->nr = (hi >> PAGE_SHIFT) - tp->first + 1;
 	tp->insns = n;
+	tp->vaddr = vaddr;
+	tp->execs = 0;
+	/* vCPU threads translate concurrently under MTTCG: push atomically. */
+	tp->next = __atomic_load_n(&all_tbs, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(&all_tbs, &tp->next, tp, true,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
 	qemu_plugin_register_vcpu_tb_exec_cb(tb, vcpu_kernel_tb_exec,
 					     QEMU_PLUGIN_CB_NO_REGS, tp);
 }
@@ -233,6 +255,36 @@ static void vcpu_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 static int put_u64s(FILE *f, const uint64_t *v, size_t n)
 {
 	return fwrite(v, sizeof(*v), n, f) == n ? 0 : -1;
+}
+
+/* counts=: one line per translation that ran inside the window. */
+static void write_counts(void)
+{
+	const struct tb_pages *tp;
+	char msg[160];
+	uint64_t n = 0;
+	int err = 0;
+	FILE *f;
+
+	f = fopen(counts_path, "w");
+	if (!f) {
+		snprintf(msg, sizeof(msg), "itlb: cannot write %s\n",
+			 counts_path);
+		qemu_plugin_outs(msg);
+		return;
+	}
+	for (tp = all_tbs; tp; tp = tp->next) {
+		if (!tp->execs)
+			continue;
+		if (fprintf(f, "%llx %u %llu\n", (unsigned long long)tp->vaddr,
+			    tp->insns, (unsigned long long)tp->execs) < 0)
+			err = 1;
+		n++;
+	}
+	err |= fclose(f) != 0;
+	snprintf(msg, sizeof(msg), "itlb: %s: %llu translations%s\n",
+		 counts_path, (unsigned long long)n, err ? ", WRITE ERROR" : "");
+	qemu_plugin_outs(msg);
 }
 
 static void plugin_exit(qemu_plugin_id_t id, void *udata)
@@ -249,6 +301,10 @@ static void plugin_exit(qemu_plugin_id_t id, void *udata)
 	 * that never reached its stop marker.
 	 */
 	__atomic_store_n(&recording, 0, __ATOMIC_SEQ_CST);
+	if (counts_path)
+		write_counts();
+	if (!out_path)
+		return;
 	for (i = 0; i < nr_vcpus; i++)
 		truncated |= vcpus[i].truncated;
 
@@ -305,6 +361,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 
 		if (!strncmp(arg, "out=", 4) && arg[4]) {
 			out_path = arg + 4;
+		} else if (!strncmp(arg, "counts=", 7) && arg[7]) {
+			counts_path = arg + 7;
 		} else if (!strncmp(arg, "start=", 6)) {
 			if (parse_addr(arg + 6, &mark_start))
 				goto bad;
@@ -317,10 +375,10 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 			goto bad;
 		}
 	}
-	if (!out_path || !have_start || !have_stop || mark_start == mark_stop ||
+	if ((!out_path && !counts_path) || !have_start || !have_stop || mark_start == mark_stop ||
 	    mark_start >= KERNEL_BASE || mark_stop >= KERNEL_BASE) {
-		fprintf(stderr, "itlb: need out=FILE,start=ADDR,stop=ADDR "
-			"(two distinct user addresses)\n");
+		fprintf(stderr, "itlb: need out=FILE and/or counts=FILE, "
+			"start=ADDR,stop=ADDR (two distinct user addresses)\n");
 		return -1;
 	}
 	if (!info->system_emulation) {

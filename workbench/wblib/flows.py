@@ -162,6 +162,10 @@ def _golden(kind, text):
         return {k: sorted(v) for k, v in results.ktap(text).items() if v}
     if kind == "profile":
         return profile.parse_stat(text)
+    if kind == "insns":
+        # kallsyms lines, a "--" line, then the plugin's counts= lines.
+        syms, _, counts = text.partition("\n--\n")
+        return profile.insns_table(counts, profile.parse_kallsyms(syms))
     raise WbError(f"unknown golden kind {kind}")
 
 

@@ -110,17 +110,23 @@ def build(outdir):
     return so, mark
 
 
-def qemu_args(plugin_so, trace_path):
-    """Extra QEMU arguments that load the plugin, tracing into @trace_path.
+def qemu_args(plugin_so, trace_path=None, counts_path=None):
+    """Extra QEMU arguments that load the plugin, tracing into @trace_path
+    and/or counting translation block executions into @counts_path.
 
     "-d plugin" lets the plugin's one-line summary reach QEMU's stderr.
     """
-    so, out = Path(plugin_so).resolve(), Path(trace_path).resolve()
+    opts = {"out": trace_path, "counts": counts_path}
+    paths = {k: Path(v).resolve() for k, v in opts.items() if v}
+    if not paths:
+        raise WbError("the iTLB plugin needs a trace or a counts file")
+    so = Path(plugin_so).resolve()
     # QEMU splits -plugin's value at commas and has no escape for them.
-    for p in (so, out):
+    for p in (so, *paths.values()):
         if "," in str(p):
             raise WbError(f"{p}: QEMU cannot take a comma in a plugin path")
-    return ["-plugin", f"{so},out={out},start={MARK_START:#x},"
+    files = "".join(f"{k}={v}," for k, v in paths.items())
+    return ["-plugin", f"{so},{files}start={MARK_START:#x},"
             f"stop={MARK_STOP:#x}", "-d", "plugin"]
 
 

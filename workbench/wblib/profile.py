@@ -11,13 +11,22 @@ call, so totals are larger than the bench's; the differences are what
 counts.
 
 Writes out/profile.json and out/profile.md.
+
+wb profile --insns counts instead of timing: the iTLB plugin counts the
+executions of every kernel translation block while the one load of the set
+runs inside its marker window, and each block's instructions go to the
+text symbol at or below its first address (from the same boot's
+/proc/kallsyms).  Nothing runs in the guest to measure, so the counts are
+exact; what the profiler itself would add is not there.  Only the load
+phase.  Writes out/profile-insns.json and out/profile-insns.md.
 """
 
+import bisect
 import json
 import re
 
-from . import bench, build, guest, source
-from .common import OUT, WbError, log
+from . import bench, build, guest, itlb, source
+from .common import BUILD, OUT, WbError, log
 
 MODES = ("off", "on")
 PHASES = ("load", "unload")
@@ -51,53 +60,122 @@ def phase_table(files, phase):
     return total
 
 
+# "ffffffff81000000 T name" or "ffffffffc0001000 t name\t[module]".
+_SYM = re.compile(r"^([0-9a-f]+) [tTwW] (\S+)")
+
+
+def parse_kallsyms(text):
+    """Sorted [(address, name)] of the text symbols in @text."""
+    return sorted((int(m.group(1), 16), m.group(2))
+                  for m in map(_SYM.match, text.splitlines()) if m)
+
+
+def insns_table(counts, syms):
+    """{function: [block executions, instructions]} of the plugin's counts=
+    lines ("VADDR INSNS EXECS"), each block at the symbol at or below its
+    first address of @syms (parse_kallsyms()), "?" below the first one."""
+    addrs = [a for a, _ in syms]
+    total = {}
+    for ln in counts.splitlines():
+        f = ln.split()
+        try:
+            va, insns, execs = int(f[0], 16), int(f[1]), int(f[2])
+        except (IndexError, ValueError):
+            raise WbError(f"bad line in the plugin's counts: {ln!r}")
+        i = bisect.bisect_right(addrs, va) - 1
+        t = total.setdefault(syms[i][1] if i >= 0 else "?", [0, 0])
+        t[0] += execs
+        t[1] += insns * execs
+    return total
+
+
 def compare(off, on, top=TOP):
-    """Totals and the @top functions whose self time differs most."""
+    """Totals and the @top functions whose self cost differs most."""
     names = set(off) | set(on)
     rows = []
     for fn in names:
         h0, t0 = off.get(fn, (0, 0.0))
         h1, t1 = on.get(fn, (0, 0.0))
         rows.append({"function": fn, "hits_off": h0, "hits_on": h1,
-                     "us_off": round(t0, 3), "us_on": round(t1, 3),
-                     "delta_us": round(t1 - t0, 3)})
-    rows.sort(key=lambda r: -abs(r["delta_us"]))
+                     "self_off": round(t0, 3), "self_on": round(t1, 3),
+                     "delta": round(t1 - t0, 3)})
+    rows.sort(key=lambda r: -abs(r["delta"]))
     tot_off = sum(t for _, t in off.values())
     tot_on = sum(t for _, t in on.values())
-    return {"total_us": {"off": round(tot_off, 3), "on": round(tot_on, 3)},
+    return {"total": {"off": round(tot_off, 3), "on": round(tot_on, 3)},
             "calls": {"off": sum(h for h, _ in off.values()),
                       "on": sum(h for h, _ in on.values())},
             "top": rows[:top]}
 
 
 def markdown(p):
-    lines = ["# wb profile: function self time, vmalloc_contig=off vs on",
-             "",
-             f"Clock: {p['clock']}; {p['cpus']} vCPU(s). One warm-up load "
-             "and unload, then the profiler over one load and one unload of "
-             "the module set.",
-             ""]
-    for phase in PHASES:
-        c = p["phases"][phase]
-        d = c["total_us"]["on"] - c["total_us"]["off"]
+    """@p: "title", "about", "unit" (of self cost), "hits" (what a hit
+    is), "phases": {phase: compare()}."""
+    unit, hits = p["unit"], p["hits"]
+    lines = [f"# {p['title']}", "", p["about"], ""]
+    for phase, c in p["phases"].items():
+        d = c["total"]["on"] - c["total"]["off"]
         lines += [f"## {phase}", "",
-                  f"Total self time: off {c['total_us']['off']:.0f} us, on "
-                  f"{c['total_us']['on']:.0f} us ({d:+.0f} us); calls: off "
+                  f"Total: off {c['total']['off']:.0f} {unit}, on "
+                  f"{c['total']['on']:.0f} {unit} ({d:+.0f}); {hits}: off "
                   f"{c['calls']['off']}, on {c['calls']['on']}.", "",
-                  "| function | hits off | hits on | us off | us on | "
-                  "on - off |",
+                  f"| function | {hits} off | {hits} on | {unit} off | "
+                  f"{unit} on | on - off |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| `{r['function']}` | {r['hits_off']} | {r['hits_on']} "
-                  f"| {r['us_off']:.1f} | {r['us_on']:.1f} | "
-                  f"{r['delta_us']:+.1f} |" for r in c["top"]]
+                  f"| {r['self_off']:.1f} | {r['self_on']:.1f} | "
+                  f"{r['delta']:+.1f} |" for r in c["top"]]
         lines.append("")
     return "\n".join(lines)
+
+
+def _write(p, name):
+    (OUT / f"{name}.json").write_text(json.dumps(p, indent=2) + "\n")
+    (OUT / f"{name}.md").write_text(markdown(p))
+    log(f"wrote {OUT / (name + '.json')} and {OUT / (name + '.md')}")
+    print(markdown(p))
+
+
+def _profile_insns(args):
+    plugin, mark = itlb.build(BUILD / "itlb")
+    initrd = bench.bench_initramfs(bench.CONFIG, mark)
+    tables = {}
+    for mode in MODES:
+        name = f"profile-insns/{mode}"
+        counts = OUT / name / "tb-counts.txt"
+        counts.unlink(missing_ok=True)
+        extra = (*itlb.qemu_args(plugin, counts_path=counts),
+                 "-smp", str(args.cpus))
+        res = guest.boot(bench.CONFIG, "profile",
+                         f"{bench.APPEND} wb.insns=1 "
+                         f"{bench.MODES[mode][1]}".strip(),
+                         name=name, timeout=args.timeout, initrd=initrd,
+                         extra=extra)
+        bench._check_boot(res, f"profile --insns {mode}")
+        syms = parse_kallsyms(res.files.get("kallsyms", ""))
+        if not syms or not counts.exists():
+            raise WbError(f"profile --insns {mode}: no kallsyms from the "
+                          f"guest or no {counts}")
+        tables[mode] = insns_table(counts.read_text(), syms)
+    _write({"title": "wb profile --insns: kernel instructions per function, "
+                     "vmalloc_contig=off vs on",
+            "about": f"{args.cpus} vCPU(s). One warm-up load and unload, "
+                     "then one load of the module set inside the iTLB "
+                     "plugin's window; every executed kernel translation "
+                     "block counted, its instructions given to the text "
+                     "symbol at or below it.",
+            "unit": "insns", "hits": "blocks", "cpus": args.cpus,
+            "phases": {"load": compare(tables["off"], tables["on"])}},
+           "profile-insns")
+    return 0
 
 
 def cmd_profile(args):
     source.deps()
     source.tree()
     build.build(bench.CONFIG)
+    if args.insns:
+        return _profile_insns(args)
     # A later -smp overrides the boot's own.
     extra = (*bench._clock_args(bench.CONFIG), "-smp", str(args.cpus))
     phases = {ph: {} for ph in PHASES}
@@ -110,11 +188,13 @@ def cmd_profile(args):
         bench._check_boot(res, f"profile {mode}")
         for ph in PHASES:
             phases[ph][mode] = phase_table(res.files, ph)
-    p = {"clock": " ".join(extra[:-2]) or "wall clock", "cpus": args.cpus,
-         "phases": {ph: compare(t["off"], t["on"])
-                    for ph, t in phases.items()}}
-    (OUT / "profile.json").write_text(json.dumps(p, indent=2) + "\n")
-    (OUT / "profile.md").write_text(markdown(p))
-    log(f"wrote {OUT / 'profile.json'} and {OUT / 'profile.md'}")
-    print(markdown(p))
+    clock = " ".join(extra[:-2]) or "wall clock"
+    _write({"title": "wb profile: function self time, vmalloc_contig=off "
+                     "vs on",
+            "about": f"Clock: {clock}; {args.cpus} vCPU(s). One warm-up "
+                     "load and unload, then the profiler over one load and "
+                     "one unload of the module set.",
+            "unit": "us", "hits": "hits", "clock": clock, "cpus": args.cpus,
+            "phases": {ph: compare(t["off"], t["on"])
+                       for ph, t in phases.items()}}, "profile")
     return 0

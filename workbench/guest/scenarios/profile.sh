@@ -5,7 +5,26 @@
 # profiler, self time only (graph-time off), runs over one load, and again
 # over one unload. The per-CPU tables go to the host as
 # profile-load-cpuN and profile-unload-cpuN.
+# With wb.insns=1 (wb profile --insns) the host's iTLB plugin counts kernel
+# instructions instead: the load runs inside the wbmark window, and the text
+# symbols of /proc/kallsyms, modules loaded, go to the host as kallsyms.
 . /wb/lib.sh
+
+if [ "$(wb_cmdline wb.insns)" = 1 ]; then
+	wb_load_modset > /dev/null || exit 1
+	wb_unload_modset > /dev/null || exit 1
+	sync
+	echo 3 > /proc/sys/vm/drop_caches
+	wbmark start
+	wb_load_modset > /dev/null
+	rc=$?
+	wbmark stop
+	[ $rc -eq 0 ] || exit 1
+	grep -i '^[0-9a-f]* [tw] ' /proc/kallsyms | wb_put kallsyms
+	[ -r /sys/kernel/debug/module_map/stats ] &&
+		wb_put module_map-stats /sys/kernel/debug/module_map/stats
+	exit 0
+fi
 
 T=/sys/kernel/tracing
 
