@@ -35,9 +35,10 @@ wb_exit() {
 	reboot -f
 }
 
-# Monotonic clock in microseconds.
+# Monotonic clock in microseconds. Not "%d": busybox awk clamps it to 32
+# bits, which a boot passes after 2147 s.
 wb_now_us() {
-	awk '{ printf "%d\n", $1 * 1000000 }' /proc/uptime
+	awk '{ printf "%.0f\n", $1 * 1000000 }' /proc/uptime
 }
 
 # The kernel page-table dump between the module-area markers.
