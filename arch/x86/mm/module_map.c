@@ -331,26 +331,6 @@ static bool mm_writable(unsigned long addr, unsigned int pages)
 	return true;
 }
 
-/*
- * Free text is INT3 before it is executable again. A piece that never got
- * its final permission (a failed load; an ITS thunk page given back under
- * text_mutex) is still writable: fill it in place, then make it ROX. Only
- * text that is read-only already is refilled through text_poke_set(), which
- * takes text_mutex.
- */
-static void mm_text_refill(unsigned long addr, unsigned int pages)
-{
-	if (mm_writable(addr, pages)) {
-		/* Poisoned already, as free memory: not through KASAN. */
-		__memset((void *)addr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
-		set_memory_rox(addr, pages);
-		return;
-	}
-	/* Back to the class permission: part of it may be writable still. */
-	set_memory_rox(addr, pages);
-	text_poke_set((void *)addr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
-}
-
 /* Give a piece back; @refill: it may hold code, refill it with INT3. */
 static void mm_put(void *ptr, bool refill)
 {
@@ -358,7 +338,7 @@ static void mm_put(void *ptr, bool refill)
 	enum mm_class cls;
 	unsigned int pages;
 	struct mm_chunk *c;
-	bool release;
+	bool release, in_place;
 
 	mutex_lock(&mm_lock);
 	c = mm_find(addr, &cls);
@@ -383,11 +363,22 @@ static void mm_put(void *ptr, bool refill)
 		return;
 	}
 	kasan_poison_vmalloc(ptr, pages * PAGE_SIZE);
-	if (mm_info[cls].text && refill)
-		mm_text_refill(addr, pages);
-	else if (mm_info[cls].final)
-		/* Back to the class permission (a failed load may not have it). */
+	/*
+	 * Free text is INT3 before it is executable again. A piece that never
+	 * got its final permission (a failed load; an ITS thunk page given
+	 * back under text_mutex) is filled in place while still writable;
+	 * only text that is ROX already goes through text_poke_set(), which
+	 * takes text_mutex. Poisoned already, as free memory: not via KASAN.
+	 */
+	refill = refill && mm_info[cls].text;
+	in_place = refill && mm_writable(addr, pages);
+	if (in_place)
+		__memset(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+	/* Back to the class permission (a failed load may not have it). */
+	if (mm_info[cls].final)
 		mm_info[cls].final(addr, pages);
+	if (refill && !in_place)
+		text_poke_set(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
 
 	mutex_lock(&mm_lock);
 	bitmap_clear(c->map, idx, pages);
