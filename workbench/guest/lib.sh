@@ -35,6 +35,13 @@ wb_exit() {
 	reboot -f
 }
 
+# wb_expect NAME begin|end: tell the host's splat scanner, through the
+# kernel log, that the reports of class NAME (results.py EXPECTABLE) are
+# expected from here on, or no longer. Anything else still fails the run.
+wb_expect() {
+	echo "wb: expect $1 $2" > /dev/kmsg
+}
+
 # Monotonic clock in microseconds. Not "%d": busybox awk clamps it to 32
 # bits, which a boot passes after 2147 s.
 wb_now_us() {

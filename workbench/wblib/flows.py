@@ -58,10 +58,14 @@ def cmd_build(args):
 
 
 def _scan(res):
-    """Splat lines of a boot's console (a missing console is an error)."""
+    """Splat lines of a boot's console (a missing console is an error); the
+    lines the boot declared it expects are listed, not returned."""
     if not res.console.exists():
         raise WbError(f"{res.console} missing: QEMU did not start")
-    return results.splats(res.console.read_text(errors="replace"))
+    found, expected = results.scan(res.console.read_text(errors="replace"))
+    for lineno, line in expected[:20]:
+        log(f"expected by the test: {res.console}:{lineno}: {line}")
+    return found
 
 
 def _print_splats(res, found):
@@ -149,9 +153,13 @@ def _golden(kind, text):
     """What the parser of @kind makes of @text, as JSON-able data."""
     if kind == "splats":
         try:
-            return {"splats": [ln for _, ln in results.splats(text)]}
+            found, expected = results.scan(text)
         except WbError as e:
             return {"error": str(e)}
+        out = {"splats": [ln for _, ln in found]}
+        if expected:
+            out["expected"] = [ln for _, ln in expected]
+        return out
     if kind == "ptdump":
         classes, wx = results.mapping_classes(text)
         return {"classes": classes, "wx_bytes": wx}

@@ -11,45 +11,123 @@ from pathlib import Path
 from .common import SRC, WbError
 
 # A console line matching any of these fails the run, whatever the tests said.
+# Each class has a golden line in testdata/ (kernel-reports.splats.in), in the
+# format of the kernel source named here.
 SPLAT_PATTERNS = [
+    # kernel/panic.c __warn(), include/asm-generic/bug.h CUT_HERE
     r"WARNING: CPU: \d+ PID: \d+",
     r"------------\[ cut here \]------------",
+    # BUG: (KASAN, KFENCE, Bad page state, sleeping in atomic, soft lockup,
+    # lockdep's "[ BUG: Invalid wait context ]", ...), BUG(), oopses, panics
     r"\bBUG: ",
     r"kernel BUG at ",
     r"\bOops: ",
     r"general protection fault",
+    r"PANIC: double fault",
     r"Kernel panic - not syncing",
+    # mm/slub.c __slab_bug(): "BUG <cache> (<print_tainted()>): <reason>"
+    r"\bBUG \S+ \((?:Not tainted|Tainted: [^)]*)\): ",
+    # mm/kasan/report.c, lib/ubsan.c
     r"KASAN: ",
     r"UBSAN: ",
+    # kernel/locking/lockdep.c: every report header
     r"WARNING: possible (circular|recursive) locking",
     r"WARNING: inconsistent lock state",
     r"WARNING: .*lock.* detected",
+    r"WARNING: suspicious RCU usage",
+    r"WARNING: held lock freed!",
+    r"WARNING: \S+ still has locks held!",
+    r"WARNING: lock held when returning to user space!",
+    r"WARNING: Nested lock was not taken",
+    r"WARNING: bad contention detected!",
+    r"WARNING: chain_key collision",
     r"INFO: possible .*locking",
     r"INFO: trying to register non-static key",
+    # kernel/rcu/tree_stall.h, kernel/watchdog.c, kernel/hung_task.c
     r"rcu: INFO: .*detected stall",
     r"rcu_\w+ self-detected stall",
     r"watchdog: BUG: soft lockup",
     r"Watchdog detected hard LOCKUP",
     r"INFO: task .* blocked for more than",
+    # arch/x86/mm/dump_pagetables.c
     r"Found insecure W\+X mapping",
     r"Checked W\+X mappings: FAILED",
+    # mm/kmemleak.c
     r"kmemleak: \d+ new suspected memory leaks",
     r"unreferenced object 0x",
+    # mm/oom_kill.c
+    r"\binvoked oom-killer: ",
+    r"Out of memory: Killed process",
+    # mm/page_alloc.c warn_alloc(), mm/vmalloc.c: allocations made without
+    # __GFP_NOWARN that failed. A test that expects them says so (EXPECTABLE).
+    r": page allocation failure: order:\d+",
+    r": vmalloc error: size \d+",
+    # arch/x86/kernel/dumpstack.c: a stack dump, whoever asked for it
+    r"(?:^|\] )Call Trace:\s*$",
 ]
 _SPLAT = re.compile("|".join(f"(?:{p})" for p in SPLAT_PATTERNS))
 BOOT_BANNER = "Linux version "
 
+# Reports a test may declare it expects, by name, around the code that can
+# cause them: it writes "wb: expect NAME begin" and "wb: expect NAME end" to
+# /dev/kmsg (guest/lib.sh wb_expect). Between the two, lines of class NAME
+# are listed as expected instead of failing the run, and so is the stack
+# dump that belongs to one (a "Call Trace:" within CALL_TRACE_LINES after it,
+# with no other report in between). Anything else still fails.
+EXPECTABLE = {
+    # Allocations of upstream code without __GFP_NOWARN that really fail
+    # while a test holds memory fragmented on purpose. Failures injected by
+    # fail_page_alloc or failslab print nothing (should_fail_alloc_page()
+    # returns before warn_alloc()).
+    "alloc-failure": [r": page allocation failure: order:\d+",
+                      r": vmalloc error: size \d+"],
+}
+_EXPECTABLE = {k: re.compile("|".join(f"(?:{p})" for p in v))
+               for k, v in EXPECTABLE.items()}
+_EXPECT_MARK = re.compile(r"\bwb: expect (\S+) (begin|end)\s*$")
+_CALL_TRACE = re.compile(SPLAT_PATTERNS[-1])
+CALL_TRACE_LINES = 8
 
-def splats(text):
-    """[(line number, line)] of every splat line in a console log.
+
+def scan(text):
+    """([(line number, line)] of splat lines, [(line number, line)] of the
+    lines a test declared it expects).
 
     A log without the kernel banner cannot have been scanned meaningfully, so
     it raises instead of looking clean.
     """
     if BOOT_BANNER not in text:
         raise WbError("console log has no kernel banner: nothing to scan")
-    return [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())
-            if _SPLAT.search(ln)]
+    found, expected = [], []
+    windows = set()
+    last_expected = None    # line number of the last expected report header
+    for i, ln in enumerate(text.splitlines()):
+        mark = _EXPECT_MARK.search(ln)
+        if mark:
+            (windows.add if mark.group(2) == "begin"
+             else windows.discard)(mark.group(1))
+            continue
+        if not _SPLAT.search(ln):
+            continue
+        entry = (i + 1, ln.strip())
+        if any(_EXPECTABLE[w].search(ln) for w in windows
+               if w in _EXPECTABLE):
+            expected.append(entry)
+            last_expected = i
+        elif (_CALL_TRACE.search(ln) and last_expected is not None
+              and i - last_expected <= CALL_TRACE_LINES):
+            expected.append(entry)
+            last_expected = None
+        else:
+            found.append(entry)
+            last_expected = None
+    return found, expected
+
+
+def splats(text):
+    """[(line number, line)] of every splat line in a console log that no
+    test declared it expects (see scan())."""
+    return scan(text)[0]
 
 
 _PTDUMP = re.compile(r"^0x([0-9a-f]+)-0x([0-9a-f]+)\s+(\d+)([KMGT])\s(.*?)"
