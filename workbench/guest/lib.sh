@@ -29,6 +29,18 @@ wb_put() {
 	} > "$WB_CHANNEL"
 }
 
+# wb_put_file NAME FILE: send FILE as NAME; if it cannot be read, send one
+# "wb-missing:" line instead, so that the host always gets NAME and can tell
+# a file absent on the guest from one never sent (results.py MISSING).
+wb_put_file() {
+	if [ -r "$2" ] && cat "$2" > /tmp/wb_put_file 2>/dev/null; then
+		wb_put "$1" /tmp/wb_put_file
+	else
+		echo "wb-missing: $2 cannot be read" | wb_put "$1"
+	fi
+	rm -f /tmp/wb_put_file
+}
+
 wb_exit() {
 	echo "@@wb exit $1" > "$WB_CHANNEL"
 	sync

@@ -231,6 +231,9 @@ kselftest_on_modset()
 	(cd "$KSFT" && TRIES=5 ./module_faults.sh $FAULT_MODULES) \
 		> /tmp/faults.ktap 2>&1
 	rc=$?
+	# The runner's header, so that the host names the inner results
+	# (skips above all) by their script (gate.py inner_results).
+	diag "selftests: vmalloc_contig: module_faults.sh"
 	sed 's/^/# /' /tmp/faults.ktap
 	if [ "$rc" = 0 ]; then
 		ok "module_faults.sh on $FAULT_MODULES"
@@ -276,6 +279,6 @@ kmemleak_scan()
 } > /tmp/reliability.ktap 2>&1
 wb_put reliability.ktap /tmp/reliability.ktap
 wb_put meminfo-end /proc/meminfo
-[ -r "$MM_STATS" ] && wb_put module_map-stats "$MM_STATS"
-[ -r "$VC" ] && wb_put vmalloc_contig-stats "$VC"
+wb_put_file module_map-stats "$MM_STATS"
+wb_put_file vmalloc_contig-stats "$VC"
 exit 0
