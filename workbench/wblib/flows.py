@@ -5,8 +5,8 @@ import json
 import re
 from pathlib import Path
 
-from . import (bench, build, guest, itlb, kconfig, profile, report, results,
-               source)
+from . import (bench, build, gate, guest, itlb, kconfig, profile, report,
+               results, source)
 from .common import OUT, WB_DIR, WbError, kmake, log
 
 DEFAULT_CONFIG = "wb"
@@ -163,6 +163,29 @@ def _golden(kind, text):
     if kind == "ptdump":
         classes, wx = results.mapping_classes(text)
         return {"classes": classes, "wx_bytes": wx}
+    if kind in ("wxloaded", "wxunloaded"):
+        status, why = results.ptdump_check(text, kind == "wxloaded")
+        return {"status": status}
+    if kind == "vcoff":
+        status, why = results.vmalloc_contig_off_check(text)
+        return {"status": status}
+    if kind == "gate":
+        # A synthetic test boot: what gate.test_boot_checks makes of it.
+        b = json.loads(text)
+        checks = gate.test_boot_checks(
+            b["name"], b["status"], b.get("reason", ""),
+            "\n".join(b["console"]),
+            {k: "\n".join(v) + "\n" if isinstance(v, list) else v
+             for k, v in b["files"].items()},
+            b["config"], b.get("append", ""), results.ktap,
+            kunit=b.get("kunit", False))
+        out = {"PASS": 0}
+        for check, status, _ in checks:
+            if status == "PASS":
+                out["PASS"] += 1
+            else:
+                out.setdefault(status, []).append(check)
+        return out
     if kind == "channel":
         files, status = guest.parse_channel(text)
         return {"files": files, "status": status}
@@ -235,103 +258,51 @@ def kunit_expected(config):
             if s.endswith("_KUNIT_TEST") and v in ("y", "m")]
 
 
-def _boot_checks(name, res, kunit=False, required=()):
-    """[(check, status, detail)] of a finished boot: its exit status, the
-    console's splats, KUnit on the console (@kunit) and every KTAP file it
-    sent (each of @required must be there)."""
-    checks = [(f"{name}: exit status", "PASS" if res.status == 0 else "FAIL",
-               f"status {res.status} {res.reason}")]
+def _config(config):
+    """{CONFIG_X: value} of @config's built kernel."""
+    return kconfig.parse((kconfig.objdir(config) / ".config").read_text())
+
+
+def _boot_checks(name, res, config, append="", required=()):
+    """[(check, status, detail)] of a finished boot (gate.boot_checks): its
+    exit status, the console's splats, every KTAP file it sent (each of
+    @required must be there), the feature on or off as @config and @append
+    say, and the skips this boot may have."""
     found = _scan(res)
     _print_splats(res, found)
-    checks.append((f"{name}: console has no splat",
-                   "FAIL" if found else "PASS", f"{len(found)} splat lines"))
-    if kunit:
-        console = res.console.read_text(errors="replace")
-        for status, names in results.ktap(console).items():
-            checks += [(f"{name}: kunit {n}", status, "") for n in names]
-    for want in required:
-        if want not in res.files:
-            checks.append((f"{name}: {want}", "FAIL", "guest did not send it"))
-    for ktapfile in sorted(f for f in res.files if f.endswith(".ktap")):
-        for status, names in results.ktap(res.files[ktapfile]).items():
-            checks += [(f"{name}: {ktapfile} {n}", status, "") for n in names]
-    return checks
+    cfg = _config(config)
+    return gate.boot_checks(name, res.status, res.reason,
+                            res.console.read_text(errors="replace"),
+                            res.files, cfg, gate.expectation(cfg, append),
+                            results.ktap, required=required)
 
 
 def _test_boot(config, name, append):
-    """Boot the test scenario; [(check, status, detail)] of everything in it."""
+    """Boot the test scenario; [(check, status, detail)] of everything in it
+    (gate.test_boot_checks), KUnit on the console included."""
     res = guest.boot(config, "test", append, name=name)
-    return _boot_checks(name, res, kunit=bool(kunit_expected(config)),
-                        required=("modset.ktap",)), res
+    found = _scan(res)
+    _print_splats(res, found)
+    return gate.test_boot_checks(name, res.status, res.reason,
+                                 res.console.read_text(errors="replace"),
+                                 res.files, _config(config), append,
+                                 results.ktap,
+                                 kunit=bool(kunit_expected(config))), res
 
 
 def _reliability_boot(config, name, cycles, append=""):
     """Parallel loads, @cycles load/unload cycles of the module set, faults,
     fragmentation (guest/scenarios/reliability.sh)."""
-    res = guest.boot(config, "reliability",
-                     f"{DEMO_APPEND} {RELIABILITY_APPEND} wb.cycles={cycles}"
-                     f" {append}".strip(),
+    append = f"{DEMO_APPEND} {RELIABILITY_APPEND} wb.cycles={cycles}" \
+             f" {append}".strip()
+    res = guest.boot(config, "reliability", append,
                      name=name, timeout=RELIABILITY_TIMEOUT(cycles))
     for ln in res.files.get("reliability.ktap", "").splitlines():
         if ln.startswith("# ") and ("cycle" in ln or "start:" in ln
                                      or "end:" in ln):
             log(f"{name}: {ln[2:]}")
-    return _boot_checks(name, res, required=("reliability.ktap",)), res
-
-
-def _wx_checks(name, res):
-    """No module page writable and executable, loaded and after unloading."""
-    checks = []
-    for when in ("loaded", "unloaded"):
-        text = res.files.get(f"ptdump-modules-{when}")
-        if text is None:
-            checks.append((f"{name}: no W+X module mapping, {when}", "FAIL",
-                           "guest did not send the ptdump"))
-            continue
-        _, wx = results.mapping_classes(text)
-        checks.append((f"{name}: no W+X module mapping, {when}",
-                       "FAIL" if wx else "PASS", f"{wx} W+X bytes"))
-    return checks
-
-
-def _module_map_checks(res):
-    """The x86 backend after the module set was loaded and unloaded."""
-    if "module_map-stats" not in res.files:
-        return []
-    checks = []
-    classes = report.module_map_classes(res.files["module_map-stats"])
-    if not classes.pop("enabled", 0):
-        return [("module_map: enabled", "FAIL", "backend is off")]
-    extra = {c: v["chunks"] for c, v in classes.items()
-             if isinstance(v, dict) and (v["chunks"] > 1 or v["used_bytes"])}
-    checks.append(("module_map: at most one spare chunk per class after "
-                   "unloading", "FAIL" if extra else "PASS", f"{extra}"))
-    before = results.meminfo(res.files.get("meminfo-before-modset", ""))
-    after = results.meminfo(res.files.get("meminfo-after-modset", ""))
-    dm = (before.get("DirectMap4k"), after.get("DirectMap4k"))
-    # Pieces that found no 2M block (after the stress preset on the debug
-    # kernel) take execmem's 4K fallback, whose permission changes split the
-    # direct map as in vanilla: then the check cannot hold.
-    was = report.module_map_classes(
-        res.files.get("module_map-stats-before-modset", ""))
-    fallbacks = sum(v["fallbacks"] - was.get(c, {}).get("fallbacks", 0)
-                    for c, v in classes.items() if isinstance(v, dict))
-    why = f"{dm[0]} kB -> {dm[1]} kB"
-    if fallbacks:
-        status, why = "SKIP", f"{fallbacks} pieces of the set took the 4K " \
-                              f"fallback; {why}"
-    else:
-        status = "PASS" if dm[0] is not None and dm[0] == dm[1] else "FAIL"
-    checks.append(("module_map: DirectMap4k unchanged by the module set",
-                   status, why))
-    # What unloading may keep: one spare 2M chunk per class.
-    spares_kb = 2048 * sum(1 for v in classes.values() if isinstance(v, dict))
-    free = (before.get("MemFree", 0), after.get("MemFree", 0))
-    checks.append(("module_map: MemFree back after unloading, within the "
-                   "spare chunks", "PASS" if free[1] >= free[0] - spares_kb
-                   else "FAIL", f"{free[0]} kB -> {free[1]} kB, spares "
-                   f"{spares_kb} kB"))
-    return checks
+    return _boot_checks(name, res, config, append,
+                        required=("reliability.ktap",)), res
 
 
 def cmd_test(args):
@@ -350,22 +321,10 @@ def cmd_test(args):
     if not kunit_expected(args.config):
         log("no KUnit suite configured")
 
-    found, res = _test_boot(args.config, "test", "")
-    checks += found
-    checks += _wx_checks("test", res)
-    checks += _module_map_checks(res)
-    # vmalloc_contig=off: the same tests must pass (or skip), and nothing may
-    # be served by contiguous pages.
-    found, res = _test_boot(args.config, "test-off", "vmalloc_contig=off")
-    checks += found
-    checks += _wx_checks("test-off", res)
-    cfg = kconfig.parse((kconfig.objdir(args.config) / ".config").read_text())
-    if cfg.get("CONFIG_VMALLOC_CONTIG") == "y":
-        st = results.counters(res.files.get("vmalloc_contig-stats", ""))
-        contig = st.get("contig_allocs", -1) + st.get("mapped_allocs", -1)
-        checks.append(("test-off: no contiguous allocation when off",
-                       "PASS" if st.get("enabled") == 0 and contig == 0
-                       else "FAIL", f"stats {st}"))
+    checks += _test_boot(args.config, "test", "")[0]
+    # vmalloc_contig=off: the same tests must pass (or skip what needs the
+    # feature), and nothing may be served by contiguous pages.
+    checks += _test_boot(args.config, "test-off", "vmalloc_contig=off")[0]
 
     checks += _reliability_boot(args.config, "reliability", TEST_CYCLES)[0]
     return _summarise(checks, OUT / "test-results.txt")
@@ -408,8 +367,7 @@ def cmd_test_debug(args):
     source.deps()
     source.tree()
     build.build(config)
-    found, res = _test_boot(config, "debug-test", "")
-    checks = found + _wx_checks("debug-test", res) + _module_map_checks(res)
+    checks = _test_boot(config, "debug-test", "")[0]
     checks += _reliability_boot(config, "debug-reliability", args.cycles,
                                 DEBUG_RELIABILITY_APPEND)[0]
     return _summarise(checks, OUT / "test-debug-results.txt")

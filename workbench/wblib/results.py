@@ -182,6 +182,63 @@ def mapping_classes(text):
     return res, wx
 
 
+# What the guest sends in place of a file it could not read (guest/lib.sh
+# wb_put_file), so that "absent on the guest" and "never sent" both show.
+MISSING = "wb-missing:"
+MODULES_BEGIN, MODULES_END = "---[ Modules ]---", "---[ End Modules ]---"
+
+
+def missing(text):
+    """Whether @text stands for a file the guest did not (or could not) send."""
+    return text is None or text.startswith(MISSING)
+
+
+def ptdump_check(text, loaded):
+    """("PASS"|"FAIL", detail) of a module-area ptdump (guest/lib.sh
+    wb_ptdump_modules): no W+X byte, and nothing vacuous. The dump must hold
+    both module-area markers and only lines the parser reads; with the module
+    set @loaded, it must map text, rodata and data."""
+    if missing(text):
+        return "FAIL", "guest did not send the ptdump"
+    lines = [ln.strip() for ln in text.splitlines()]
+    if MODULES_BEGIN not in lines or MODULES_END not in lines:
+        return "FAIL", "no module area in the dump: empty or truncated"
+    body = [ln for ln in lines[lines.index(MODULES_BEGIN) + 1:
+                               lines.index(MODULES_END)] if ln]
+    bad = [ln for ln in body if not _PTDUMP.match(ln)]
+    if bad:
+        return "FAIL", f"{len(bad)} unparsable lines, first {bad[0][:80]!r}"
+    try:
+        classes, wx = mapping_classes("\n".join(body))
+    except WbError as e:
+        return "FAIL", str(e)
+    if wx:
+        return "FAIL", f"{wx} W+X bytes"
+    sizes = ", ".join(f"{c} {classes[c]['bytes']}" for c in CLASSES)
+    empty = [c for c in CLASSES if not classes[c]["bytes"]]
+    if loaded and empty:
+        return "FAIL", (f"no {'/'.join(empty)} mapping with the module set "
+                        f"loaded: not a dump of it ({sizes} bytes)")
+    return "PASS", f"0 W+X bytes ({sizes} bytes)"
+
+
+def vmalloc_contig_off_check(text):
+    """("PASS"|"FAIL", detail) of vmalloc_contig/stats on a vmalloc_contig=off
+    boot: off, and no allocation served by contiguous or mapped pages. Every
+    counter must be there: a missing one is not a zero."""
+    if missing(text):
+        return "FAIL", "guest did not send vmalloc_contig/stats"
+    st = counters(text)
+    need = ("enabled", "contig_allocs", "mapped_allocs")
+    absent = [k for k in need if k not in st]
+    if absent:
+        return "FAIL", f"stats lack {', '.join(absent)}: {st}"
+    ok = st["enabled"] == 0 and st["contig_allocs"] == 0 \
+        and st["mapped_allocs"] == 0
+    return ("PASS" if ok else "FAIL"), \
+        ", ".join(f"{k} {st[k]}" for k in need)
+
+
 def meminfo(text):
     """{field: kB} of /proc/meminfo."""
     out = {}
@@ -241,6 +298,9 @@ def ktap(log_text, kunit_py=None):
             case["name"] or "(result missing: crashed or truncated)")
     if not any(out.values()):
         # No result at all: no KTAP, or nothing kunit.py could read.
+        # Its [ERROR] lines say why, without their wall-clock timestamps.
+        why = [re.sub(r"^\[[\d:]+\]\s*", "", ln)
+               for ln in proc.stdout.splitlines() if "[ERROR]" in ln]
         out["ERROR"].append("kunit.py parse found no results: " +
-                            " ".join(proc.stdout.strip().splitlines()[-2:]))
+                            " ".join(why or ["no error given"]))
     return out
