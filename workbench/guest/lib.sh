@@ -89,10 +89,16 @@ wb_unload_modset() {
 }
 
 # Unload whatever of the module set is loaded, in reverse depmod order.
+# Fails, after trying every module, if any rmmod failed.
 wb_unload_modset_loaded() {
+	rc=0
 	for mod in $(sed '1!G;h;$!d' /wb/modset.order); do
 		name=$(basename "$mod" .ko | tr - _)
-		grep -q "^$name " /proc/modules && rmmod "$name"
+		grep -q "^$name " /proc/modules || continue
+		if ! out=$(rmmod "$name" 2>&1); then
+			echo "# wb: rmmod $name failed: $out"
+			rc=1
+		fi
 	done
-	return 0
+	return "$rc"
 }

@@ -105,19 +105,26 @@ parallel_loads()
 	b=$(sed -n 's/^loaded //p' /tmp/loader1)
 	errs=$(grep -vh '^loaded ' /tmp/loader0 /tmp/loader1)
 	have=$(modset_loaded)
+	# The set must also unload, in order, after the racing loads.
+	unload=$(wb_unload_modset 2>&1) || errs="$errs unload: $unload"
 	if [ -z "$errs" ] && [ $((a + b)) -ge "$TOTAL" ] && [ "$have" = "$TOTAL" ]
 	then
-		ok "module set loaded by two loaders at once ($a and $b loads or joins, $TOTAL modules)"
+		ok "module set loaded by two loaders at once ($a and $b loads or joins, $TOTAL modules), then unloaded"
 	else
 		not_ok "two loaders: $a + $b loaded, $have of $TOTAL present; $errs"
 	fi
-	wb_unload_modset > /tmp/unload 2>&1 || cat /tmp/unload
+	# Whatever a failure above left loaded must not spoil what follows.
+	wb_unload_modset_loaded > /dev/null
 }
 
 cycles()
 {
 	# One warm-up cycle: the spare chunks and caches it leaves are not leaks.
-	wb_load_modset && wb_unload_modset
+	if ! out=$(wb_load_modset && wb_unload_modset); then
+		not_ok "warm-up load/unload cycle of the module set: $out"
+		wb_unload_modset_loaded > /dev/null
+		return
+	fi
 	free0=$(free_kb)
 	vm0=$(meminfo VmallocUsed)
 	live0=$(vc_live)
@@ -195,25 +202,33 @@ fragmentation()
 	loaded=$?
 	mfb=$(($(module_map_sum fallbacks) - mfb0))
 	vfb=$(($(vc fallbacks) - vfb0))
-	wb_unload_modset > /dev/null
+	unload=$(wb_unload_modset 2>&1)
+	unloaded=$?
 	rmmod test_vmalloc_contig
+	unfrag=$?
 	wb_expect alloc-failure end
-	if [ "$loaded" = 0 ] && [ "$mfb" -gt 0 ] && [ "$vfb" -gt 0 ]; then
+	if [ "$loaded" = 0 ] && [ "$unloaded" = 0 ] && [ "$unfrag" = 0 ] &&
+	   [ "$mfb" -gt 0 ] && [ "$vfb" -gt 0 ]; then
 		ok "loads under fragmentation fall back: $mfb module_map, $vfb vmalloc_contig fallbacks"
 	else
-		not_ok "under fragmentation: load status $loaded ($out), fallbacks module_map $mfb vmalloc_contig $vfb"
+		not_ok "under fragmentation: load status $loaded ($out), unload $unloaded ($unload), rmmod test_vmalloc_contig $unfrag, fallbacks module_map $mfb vmalloc_contig $vfb"
+		wb_unload_modset_loaded > /dev/null
+		rmmod test_vmalloc_contig 2>/dev/null
 	fi
 	mfb0=$(module_map_sum fallbacks)
-	wb_load_modset > /tmp/load 2>&1
+	out=$(wb_load_modset 2>&1)
 	loaded=$?
 	mfb=$(($(module_map_sum fallbacks) - mfb0))
 	chunks=$(module_map_sum chunks)
 	mapped=$(($(module_map_sum mapped_2m_bytes) / 2097152))
-	wb_unload_modset > /dev/null
-	if [ "$loaded" = 0 ] && [ "$mfb" = 0 ] && [ "$mapped" = "$chunks" ]; then
+	unload=$(wb_unload_modset 2>&1)
+	unloaded=$?
+	if [ "$loaded" = 0 ] && [ "$unloaded" = 0 ] && [ "$mfb" = 0 ] &&
+	   [ "$mapped" = "$chunks" ]; then
 		ok "loads after fragmentation get 2M again"
 	else
-		not_ok "after fragmentation: load $loaded, $mfb fallbacks, $mapped of $chunks chunk pages 2M-mapped"
+		not_ok "after fragmentation: load $loaded ($out), unload $unloaded ($unload), $mfb fallbacks, $mapped of $chunks chunk pages 2M-mapped"
+		wb_unload_modset_loaded > /dev/null
 	fi
 }
 
@@ -226,8 +241,17 @@ kselftest_on_modset()
 		skip "module_faults.sh on $FAULT_MODULES (not installed)"
 		return
 	fi
-	wb_load_modset > /dev/null
-	for m in $FAULT_MODULES; do rmmod "$m"; done
+	# The leaves' dependencies stay loaded; the leaves themselves go.
+	setup=""
+	out=$(wb_load_modset) || setup="$setup load: $out;"
+	for m in $FAULT_MODULES; do
+		rmmod "$m" || setup="$setup rmmod $m failed;"
+	done
+	if [ -n "$setup" ]; then
+		not_ok "module_faults.sh on $FAULT_MODULES: setup failed:$setup"
+		wb_unload_modset_loaded > /dev/null
+		return
+	fi
 	(cd "$KSFT" && TRIES=5 ./module_faults.sh $FAULT_MODULES) \
 		> /tmp/faults.ktap 2>&1
 	rc=$?
@@ -235,12 +259,16 @@ kselftest_on_modset()
 	# (skips above all) by their script (gate.py inner_results).
 	diag "selftests: vmalloc_contig: module_faults.sh"
 	sed 's/^/# /' /tmp/faults.ktap
-	if [ "$rc" = 0 ]; then
+	unload=$(wb_unload_modset_loaded 2>&1)
+	unloaded=$?
+	if [ "$rc" = 0 ] && [ "$unloaded" = 0 ]; then
 		ok "module_faults.sh on $FAULT_MODULES"
+	elif [ "$rc" = 0 ]; then
+		not_ok "module_faults.sh on $FAULT_MODULES: the set does not unload after it: $unload"
 	else
 		not_ok "module_faults.sh on $FAULT_MODULES (exit $rc)"
+		wb_unload_modset_loaded > /dev/null
 	fi
-	wb_unload_modset_loaded
 }
 
 # kmemleak (debug kernels): what the boot left is not ours; scan at the end.

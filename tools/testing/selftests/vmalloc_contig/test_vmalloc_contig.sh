@@ -39,16 +39,18 @@ live_bytes()
 	echo $(($(counter contig_bytes) + $(counter vmalloc_bytes)))
 }
 
-# run NAME PARAMS...: load the module with PARAMS, report, unload.
+# run NAME PARAMS...: load the module with PARAMS (its init runs the test),
+# unload it, report: both must succeed.
 run()
 {
 	name=$1
 	shift
-	if modprobe "$DRIVER" "$@"; then
-		rmmod "$DRIVER"
-		ktap_test_pass "$name"
-	else
+	if ! modprobe "$DRIVER" "$@"; then
 		ktap_test_fail "$name (modprobe $DRIVER $*)"
+	elif ! rmmod "$DRIVER"; then
+		ktap_test_fail "$name (rmmod $DRIVER)"
+	else
+		ktap_test_pass "$name"
 	fi
 }
 
@@ -70,16 +72,17 @@ check_counters()
 
 # fail_page_alloc PERCENT: fail that share of page allocations of 64K and
 # more; slab stays below that order, so only large buffers see failures.
+# Fails if any knob cannot be set.
 fail_page_alloc()
 {
-	echo "$1" > "$FAIL/probability"
-	echo 1 > "$FAIL/interval"
-	echo -1 > "$FAIL/times"
-	echo 0 > "$FAIL/space"
-	echo 0 > "$FAIL/verbose"
-	echo N > "$FAIL/task-filter"
-	echo 4 > "$FAIL/min-order"
-	echo N > "$FAIL/ignore-gfp-wait"
+	echo "$1" > "$FAIL/probability" &&
+	echo 1 > "$FAIL/interval" &&
+	echo -1 > "$FAIL/times" &&
+	echo 0 > "$FAIL/space" &&
+	echo 0 > "$FAIL/verbose" &&
+	echo N > "$FAIL/task-filter" &&
+	echo 4 > "$FAIL/min-order" &&
+	echo N > "$FAIL/ignore-gfp-wait" &&
 	echo N > "$FAIL/ignore-gfp-highmem"
 }
 
@@ -102,12 +105,19 @@ stress()
 	ktap_set_plan 5
 	run "stress" mode=stress nr_threads=$((NCPUS * 2))
 	fb0=$(counter fallbacks)
-	fail_page_alloc 50
-	run "stress with fail_page_alloc" mode=stress \
-		nr_threads=$((NCPUS * 2)) nr_iterations=1000
-	fail_page_alloc 0
+	if fail_page_alloc 50; then
+		run "stress with fail_page_alloc" mode=stress \
+			nr_threads=$((NCPUS * 2)) nr_iterations=1000
+	else
+		ktap_test_fail "stress with fail_page_alloc: cannot set up $FAIL"
+	fi
+	# Probability first: injection stops even if a later knob fails.
+	off=0
+	fail_page_alloc 0 || off=1
 	fb=$(counter fallbacks)
-	if [ "$fb" -gt "$fb0" ]; then
+	if [ "$off" != 0 ]; then
+		ktap_test_fail "fail_page_alloc cannot be switched off again"
+	elif [ "$fb" -gt "$fb0" ]; then
 		ktap_test_pass "fallback taken under fail_page_alloc ($((fb - fb0)))"
 	else
 		ktap_test_fail "no fallback under fail_page_alloc"
@@ -128,8 +138,7 @@ performance()
 		;;
 	esac
 	dmesg -c > /dev/null
-	if modprobe "$DRIVER" mode=perf; then
-		rmmod "$DRIVER"
+	if modprobe "$DRIVER" mode=perf && rmmod "$DRIVER"; then
 		pat=".*$DRIVER: perf: \([a-z_]*\) \([0-9]*\) bytes: \([0-9]*\) ns.*"
 		dmesg | sed -n "s/$pat/perf: \1 \2 \3/p" |
 		while read -r line; do
@@ -137,7 +146,7 @@ performance()
 		done
 		ktap_test_pass "performance"
 	else
-		ktap_test_fail "performance (modprobe $DRIVER mode=perf)"
+		ktap_test_fail "performance (modprobe or rmmod $DRIVER mode=perf)"
 	fi
 }
 
