@@ -18,19 +18,25 @@
  *   loader and every text patcher write as usual, then the strict-RWX calls
  *   give the piece its final permission and CPA collapses the 512 PTEs back
  *   into one PMD as soon as the chunk is uniform again.
- * - Free text is INT3 and stays ROX. A freed text piece is refilled with INT3
- *   through text_poke_set() if it is ROX, or in place and then made ROX if
- *   it never got that far, so freeing one needs no text_mutex then.
+ * - Free text is INT3 and ROX. A freed text piece is made writable again,
+ *   refilled with INT3 in place and made ROX, whatever state the load left
+ *   it in: the free path decides nothing from the page tables, and needs
+ *   neither text_poke() nor text_mutex.
  * - The direct-map alias of a chunk takes the class permission once, for the
  *   whole 2M, when the chunk is created; CPA leaves the alias alone for the
  *   pieces, so loading modules does not split the direct map.
  * - A piece over 2M gets a chunk of its own, of as many 2M pages as it
  *   needs, returned to the page allocator when the piece is freed.
- * - An empty chunk goes back to the page allocator, but one spare per class.
+ * - An empty chunk goes back to the page allocator after MM_RELEASE_DELAY,
+ *   so that unloading and loading a module again does not churn chunks, or
+ *   at once when the shrinker is asked for memory.
  * - Splits and collapses of chunk PMDs are counted in /proc/vmstat.
  *
  * When no chunk can be had the allocation returns NULL and execmem serves it
- * with 4K pages, as without this backend.
+ * with 4K pages, as without this backend. A class whose chunk could not be
+ * had tries none for MM_BACKOFF. With nohugevmalloc the backend is off from
+ * setup. Chunks come from the allocating CPU's node: vmalloc spreads a
+ * request for no node over all nodes, in pages too small for a PMD.
  */
 
 #define pr_fmt(fmt) "module_map: " fmt
@@ -45,11 +51,14 @@
 #include <linux/mutex.h>
 #include <linux/pgtable.h>
 #include <linux/random.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 #include <linux/set_memory.h>
+#include <linux/shrinker.h>
 #include <linux/vmalloc.h>
 #include <linux/vmalloc_contig.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #include <asm/kaslr.h>
 #include <asm/module_map.h>
@@ -61,6 +70,10 @@
 #define MM_SLOTS	((MODULES_END - MODULES_VADDR) >> PMD_SHIFT)
 /* Chunk placement is randomised over this many 2M slots under KASLR. */
 #define MM_KASLR_SLOTS	256
+/* How long an empty chunk is kept for the next load. */
+#define MM_RELEASE_DELAY	(2 * HZ)
+/* How long no chunk is tried after one could not be had. */
+#define MM_BACKOFF		(HZ / 10)
 
 enum mm_class {
 	MM_TEXT,
@@ -75,6 +88,7 @@ enum mm_class {
 struct mm_chunk {
 	struct list_head node;
 	unsigned long base;
+	enum mm_class cls;
 	unsigned int pmds;			/* 2M pages: over one, one piece */
 	unsigned int used;			/* pages in use */
 	DECLARE_BITMAP(map, MM_PIECES);		/* pages in use, if one 2M page */
@@ -88,6 +102,7 @@ static unsigned long mm_chunk_size(const struct mm_chunk *c)
 
 struct mm_class_state {
 	struct list_head chunks;
+	unsigned long backoff_until;		/* jiffies; under mm_lock */
 	atomic_long_t allocs;
 	atomic_long_t fallbacks;
 	atomic_long_t splits;			/* of chunk PMDs */
@@ -128,6 +143,19 @@ static DEFINE_MUTEX(mm_lock);
 static unsigned long mm_start __ro_after_init;
 static unsigned long mm_end __ro_after_init;
 static bool mm_enabled __ro_after_init;
+static bool mm_off_by_param __initdata;
+
+static struct {
+	atomic_long_t created;		/* chunks, in 2M pages */
+	atomic_long_t released;
+	atomic_long_t failed;		/* chunk allocations that failed */
+	atomic_long_t backed_off;	/* chunks not tried during a backoff */
+	atomic_long_t release_failed;	/* permission not restored at 2M */
+	atomic_long_t quarantined;	/* pieces whose permission stuck */
+} mm_chunks;
+
+static void mm_release_empty(struct work_struct *work);
+static DECLARE_DELAYED_WORK(mm_release_work, mm_release_empty);
 
 /* 2M slots of the module area that are chunks: read locklessly by CPA. */
 static DECLARE_BITMAP(mm_owned, MM_SLOTS);
@@ -196,18 +224,30 @@ static void mm_publish(const struct mm_chunk *c, enum mm_class cls,
 	}
 }
 
-static void mm_chunk_release(struct mm_chunk *c, enum mm_class cls)
+static void mm_chunk_release(struct mm_chunk *c)
 {
 	struct vm_struct *vm = find_vm_area((void *)c->base);
+	enum mm_class cls = c->cls;
+	int err = 0;
 
 	mm_publish(c, cls, false);
 	/* Whole 2M pages: the alias changes by large pages too. */
 	if (mm_info[cls].writable)
-		mm_info[cls].writable(c->base, c->pmds * MM_PIECES);
-	/* Perms are reset above, at 2M; vfree() would do it page by page. */
-	if (vm)
-		vm->flags &= ~VM_FLUSH_RESET_PERMS;
+		err = mm_info[cls].writable(c->base, c->pmds * MM_PIECES);
+	if (vm) {
+		/*
+		 * Done above, at 2M; vfree() would do it page by page, which
+		 * it must still do if CPA failed part way.
+		 */
+		if (err) {
+			atomic_long_inc(&mm_chunks.release_failed);
+			vm->flags |= VM_FLUSH_RESET_PERMS;
+		} else {
+			vm->flags &= ~VM_FLUSH_RESET_PERMS;
+		}
+	}
 	vfree_contig((void *)c->base);
+	atomic_long_add(c->pmds, &mm_chunks.released);
 	kfree(c);
 }
 
@@ -215,18 +255,47 @@ static void mm_chunk_release(struct mm_chunk *c, enum mm_class cls)
  * A chunk of @pmds 2M pages, each mapped by a PMD: one contiguous run if the
  * page allocator has it, else vmalloc's 2M pages.
  */
+/* Whether the 2M page at @addr is mapped by a PMD now. */
+static bool mm_pmd_mapped(unsigned long addr)
+{
+	unsigned int level;
+
+	/* CPA frees a collapsed PTE table after a grace period. */
+	guard(rcu)();
+	return lookup_address(addr, &level) && level == PG_LEVEL_2M;
+}
+
+/* Whether every 2M page of the @size bytes at @p got a PMD. */
+static bool mm_all_pmd_mapped(void *p, unsigned long size)
+{
+	unsigned long pos;
+
+	for (pos = (unsigned long)p; pos < (unsigned long)p + size;
+	     pos += PMD_SIZE)
+		if (!mm_pmd_mapped(pos))
+			return false;
+	return true;
+}
+
+/* mm_lock held. */
 static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 {
+	struct mm_class_state *st = &mm_state[cls];
 	unsigned long size = pmds * PMD_SIZE;
 	struct mm_chunk *c;
 	void *p;
 
+	/* Chunks over 2M are rare (one per huge module): not backed off. */
+	if (pmds == 1 && time_before(jiffies, st->backoff_until)) {
+		atomic_long_inc(&mm_chunks.backed_off);
+		return NULL;
+	}
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
-		return NULL;
+		goto fail;
 	p = vmalloc_contig_range(size, PMD_SIZE, mm_start, mm_end,
 				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
-				 VM_ALLOW_HUGE_VMAP, NUMA_NO_NODE,
+				 VM_ALLOW_HUGE_VMAP, numa_node_id(),
 				 __builtin_return_address(0));
 	if (!p)
 		goto fail;
@@ -235,27 +304,41 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	 * forget the chunk, which would overlap them.
 	 */
 	kmemleak_free(p);
-	if (!is_vm_area_hugepages(p)) {
+	if (!mm_all_pmd_mapped(p, size)) {
+		/*
+		 * vmalloc's fallback got 4K pages (no free 2M block now), or
+		 * vmap could not use a PMD for contiguous pages: back off.
+		 */
+		pr_info_ratelimited("%lu-byte chunk not mapped by PMDs (%s), backing off\n",
+				    size,
+				    vmalloc_contig_kind(p) == VMALLOC_CONTIG_PAGES ?
+				    "contiguous" : "vmalloc");
 		vfree_contig(p);
 		goto fail;
 	}
 	c->base = (unsigned long)p;
+	c->cls = cls;
 	c->pmds = pmds;
 	if (mm_info[cls].text)
 		memset(p, INT3_INSN_OPCODE, size);
 	/* KASAN sees pieces, as it saw vmalloc()ed module memory. */
 	kasan_poison_vmalloc(p, size);
+	atomic_long_add(pmds, &mm_chunks.created);
 	if (mm_info[cls].final &&
 	    mm_info[cls].final(c->base, pmds * MM_PIECES)) {
 		/* Part of it may have the class permission: undo, then free. */
-		mm_chunk_release(c, cls);
-		return NULL;
+		mm_chunk_release(c);
+		c = NULL;
+		goto fail;
 	}
 	mm_publish(c, cls, true);
-	list_add_tail(&c->node, &mm_state[cls].chunks);
+	list_add_tail(&c->node, &st->chunks);
 	return c;
 fail:
 	kfree(c);
+	atomic_long_inc(&mm_chunks.failed);
+	if (pmds == 1)
+		st->backoff_until = jiffies + MM_BACKOFF;
 	return NULL;
 }
 
@@ -304,33 +387,6 @@ static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
 	return NULL;
 }
 
-/* Whether @cls has an empty chunk besides @c, which it keeps; mm_lock held. */
-static bool mm_has_spare(enum mm_class cls, const struct mm_chunk *c)
-{
-	struct mm_chunk *other;
-
-	list_for_each_entry(other, &mm_state[cls].chunks, node)
-		if (other != c && !other->used)
-			return true;
-	return false;
-}
-
-/* Whether every page of [@addr, @addr + @pages) is writable now. */
-static bool mm_writable(unsigned long addr, unsigned int pages)
-{
-	unsigned long end = addr + pages * PAGE_SIZE;
-	unsigned int level;
-	pte_t *pte;
-
-	while (addr < end) {
-		pte = lookup_address(addr, &level);
-		if (!pte || !(pte_flags(*pte) & _PAGE_RW))
-			return false;
-		addr = (addr & page_level_mask(level)) + page_level_size(level);
-	}
-	return true;
-}
-
 /* Give a piece back; @refill: it may hold code, refill it with INT3. */
 static void mm_put(void *ptr, bool refill)
 {
@@ -338,7 +394,8 @@ static void mm_put(void *ptr, bool refill)
 	enum mm_class cls;
 	unsigned int pages;
 	struct mm_chunk *c;
-	bool release, in_place;
+	bool empty;
+	int err = 0;
 
 	mutex_lock(&mm_lock);
 	c = mm_find(addr, &cls);
@@ -359,37 +416,110 @@ static void mm_put(void *ptr, bool refill)
 		mutex_lock(&mm_lock);
 		list_del(&c->node);
 		mutex_unlock(&mm_lock);
-		mm_chunk_release(c, cls);
+		mm_chunk_release(c);
 		return;
 	}
 	kasan_poison_vmalloc(ptr, pages * PAGE_SIZE);
 	/*
-	 * Free text is INT3 before it is executable again. A piece that never
-	 * got its final permission (a failed load; an ITS thunk page given
-	 * back under text_mutex) is filled in place while still writable;
-	 * only text that is ROX already goes through text_poke_set(), which
-	 * takes text_mutex. Poisoned already, as free memory: not via KASAN.
+	 * Free text is INT3 before it is executable again. Whether the load
+	 * got as far as ROX or not, make the piece writable, fill it in place
+	 * and give it the class permission again: for a piece that is still
+	 * writable (a failed load, an ITS thunk page) the first step changes
+	 * nothing. Poisoned already, as free memory: not via KASAN.
 	 */
-	refill = refill && mm_info[cls].text;
-	in_place = refill && mm_writable(addr, pages);
-	if (in_place)
-		__memset(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+	if (refill && mm_info[cls].text) {
+		err = mm_info[cls].writable(addr, pages);
+		if (!err)
+			__memset(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+	}
 	/* Back to the class permission (a failed load may not have it). */
-	if (mm_info[cls].final)
-		mm_info[cls].final(addr, pages);
-	if (refill && !in_place)
-		text_poke_set(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+	if (!err && mm_info[cls].final)
+		err = mm_info[cls].final(addr, pages);
+	if (err) {
+		/*
+		 * CPA could not change the piece (no memory for a split):
+		 * never hand it out again with the wrong permission or old
+		 * code. It stays used, and so does its chunk.
+		 */
+		atomic_long_inc(&mm_chunks.quarantined);
+		pr_warn_ratelimited("piece %p kept out of use: permission change failed (%d)\n",
+				    ptr, err);
+		return;
+	}
 
 	mutex_lock(&mm_lock);
 	bitmap_clear(c->map, idx, pages);
 	c->len[idx] = 0;
 	c->used -= pages;
-	release = !c->used && mm_has_spare(cls, c);
-	if (release)
-		list_del(&c->node);
+	empty = !c->used;
 	mutex_unlock(&mm_lock);
-	if (release)
-		mm_chunk_release(c, cls);
+	/* A pending release (the shrinker's, at once) is not put off. */
+	if (empty)
+		queue_delayed_work(system_wq, &mm_release_work,
+				   MM_RELEASE_DELAY);
+}
+
+/* Give every empty chunk back to the page allocator. */
+static void mm_release_empty(struct work_struct *work)
+{
+	struct mm_chunk *c, *tmp;
+	LIST_HEAD(empty);
+
+	int i;
+
+	mutex_lock(&mm_lock);
+	for (i = 0; i < MM_NR_CLASSES; i++)
+		list_for_each_entry_safe(c, tmp, &mm_state[i].chunks, node)
+			if (!c->used)
+				list_move_tail(&c->node, &empty);
+	mutex_unlock(&mm_lock);
+	list_for_each_entry_safe(c, tmp, &empty, node) {
+		list_del(&c->node);
+		mm_chunk_release(c);
+	}
+}
+
+#if IS_ENABLED(CONFIG_X86_MODULE_MAP_KUNIT_TEST)
+/**
+ * module_map_release_empty - give every empty chunk back now
+ *
+ * Without waiting for MM_RELEASE_DELAY; for the KUnit suite.
+ */
+void module_map_release_empty(void)
+{
+	mod_delayed_work(system_wq, &mm_release_work, 0);
+	flush_delayed_work(&mm_release_work);
+}
+#endif
+
+/* Pages of empty chunks, which the release work gives back. */
+static unsigned long mm_shrink_count(struct shrinker *shrink,
+				     struct shrink_control *sc)
+{
+	unsigned long pages = 0;
+	struct mm_chunk *c;
+	int i;
+
+	if (!mutex_trylock(&mm_lock))
+		return 0;
+	for (i = 0; i < MM_NR_CLASSES; i++)
+		list_for_each_entry(c, &mm_state[i].chunks, node)
+			if (!c->used)
+				pages += MM_PIECES;
+	mutex_unlock(&mm_lock);
+	return pages;
+}
+
+/*
+ * Release the empty chunks now, from the work item: a release changes
+ * permissions through CPA, which may allocate and takes vmalloc's locks,
+ * none of which reclaim may wait for.
+ */
+static unsigned long mm_shrink_scan(struct shrinker *shrink,
+				    struct shrink_control *sc)
+{
+	mod_delayed_work(system_wq, &mm_release_work, 0);
+	return SHRINK_STOP;
 }
 
 /**
@@ -426,7 +556,7 @@ void *module_map_alloc(enum execmem_type type, size_t size)
 			       KASAN_VMALLOC_VM_ALLOC | KASAN_VMALLOC_PROT_NORMAL);
 	kmemleak_alloc((void *)addr, size, 1, GFP_KERNEL);
 	if (mm_info[cls].writable && mm_info[cls].writable(addr, pages)) {
-		/* Nothing was written: no refill, which may take text_mutex. */
+		/* Nothing was written: no INT3 refill. */
 		mm_put((void *)addr, false);
 		goto fallback;
 	}
@@ -443,7 +573,7 @@ fallback:
  * @ptr: a piece from module_map_alloc(), or any other pointer
  *
  * Context: process context; text_mutex may be held (ITS frees its thunk
- * pages under it), as long as @ptr never got its final permission.
+ * pages under it): the free path does not take it.
  * Return: false if @ptr is not in a chunk, for execmem to vfree() it.
  */
 bool module_map_free(void *ptr)
@@ -456,16 +586,32 @@ bool module_map_free(void *ptr)
 
 static int mm_stats_show(struct seq_file *m, void *v)
 {
+	unsigned long backoff = 0, now = jiffies;
 	struct mm_chunk *c;
 	int i;
 
 	seq_printf(m, "enabled %d\n", mm_enabled);
-	seq_puts(m, "class chunks used_bytes free_bytes mapped_2m_bytes allocs fallbacks splits collapses\n");
+	seq_printf(m, "chunks_created %ld\n",
+		   atomic_long_read(&mm_chunks.created));
+	seq_printf(m, "chunks_released %ld\n",
+		   atomic_long_read(&mm_chunks.released));
+	seq_printf(m, "chunk_failures %ld\n",
+		   atomic_long_read(&mm_chunks.failed));
+	seq_printf(m, "chunk_backoffs %ld\n",
+		   atomic_long_read(&mm_chunks.backed_off));
+	seq_printf(m, "release_failures %ld\n",
+		   atomic_long_read(&mm_chunks.release_failed));
+	seq_printf(m, "quarantined_pieces %ld\n",
+		   atomic_long_read(&mm_chunks.quarantined));
 	mutex_lock(&mm_lock);
+	for (i = 0; i < MM_NR_CLASSES; i++)
+		if (time_before(now, mm_state[i].backoff_until))
+			backoff = max(backoff, mm_state[i].backoff_until - now);
+	seq_printf(m, "backoff_ms %u\n", jiffies_to_msecs(backoff));
+	seq_puts(m, "class chunks used_bytes free_bytes mapped_2m_bytes allocs fallbacks splits collapses\n");
 	for (i = 0; i < MM_NR_CLASSES; i++) {
 		struct mm_class_state *st = &mm_state[i];
 		unsigned long chunks = 0, used = 0, mapped = 0, pos;
-		unsigned int level;
 
 		/* In 2M pages: a piece over 2M has a chunk of several. */
 		list_for_each_entry(c, &st->chunks, node) {
@@ -473,8 +619,7 @@ static int mm_stats_show(struct seq_file *m, void *v)
 			used += c->used * PAGE_SIZE;
 			for (pos = c->base; pos < c->base + mm_chunk_size(c);
 			     pos += PMD_SIZE)
-				if (lookup_address(pos, &level) &&
-				    level == PG_LEVEL_2M)
+				if (mm_pmd_mapped(pos))
 					mapped += PMD_SIZE;
 		}
 		seq_printf(m, "%s %lu %lu %lu %lu %ld %ld %ld %ld\n",
@@ -490,14 +635,38 @@ static int mm_stats_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(mm_stats);
 
-static int __init module_map_debugfs_init(void)
+static int __init module_map_late_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("module_map", NULL);
+	struct shrinker *shrinker;
 
 	debugfs_create_file("stats", 0444, dir, NULL, &mm_stats_fops);
+	if (!mm_enabled)
+		return 0;
+	shrinker = shrinker_alloc(0, "module_map");
+	if (!shrinker) {
+		/* Empty chunks still go after MM_RELEASE_DELAY. */
+		pr_warn("no shrinker: empty chunks kept until their delay\n");
+		return 0;
+	}
+	shrinker->count_objects = mm_shrink_count;
+	shrinker->scan_objects = mm_shrink_scan;
+	shrinker_register(shrinker);
 	return 0;
 }
-late_initcall(module_map_debugfs_init);
+late_initcall(module_map_late_init);
+
+static int __init module_map_param(char *arg)
+{
+	if (!arg)
+		return -EINVAL;
+	if (!strcmp(arg, "off"))
+		mm_off_by_param = true;
+	else if (strcmp(arg, "on"))
+		return -EINVAL;
+	return 0;
+}
+early_param("module_map", module_map_param);
 
 /*
  * Why the backend cannot be used here, or NULL. Large pages need PSE (not
@@ -507,10 +676,15 @@ late_initcall(module_map_debugfs_init);
  */
 static const char * __init mm_unusable(void)
 {
+	if (mm_off_by_param)
+		return "module_map=off";
 	if (!vmalloc_contig_enabled())
 		return "vmalloc_contig=off";
 	if (!boot_cpu_has(X86_FEATURE_PSE))
 		return "no PSE";
+	/* No PMD mappings in vmalloc space: a chunk would be 512 PTEs. */
+	if (!vmap_huge_allowed())
+		return "nohugevmalloc";
 	if (!IS_ENABLED(CONFIG_STRICT_MODULE_RWX) || !rodata_enabled)
 		return "no strict module RWX";
 	if (IS_ENABLED(CONFIG_KASAN) && !IS_ENABLED(CONFIG_KASAN_VMALLOC))

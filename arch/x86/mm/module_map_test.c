@@ -6,12 +6,12 @@
 
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
-#include <linux/delay.h>
 #include <linux/execmem.h>
 #include <linux/kasan.h>
 #include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/pgtable.h>
+#include <linux/rcupdate.h>
 #include <linux/set_memory.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
@@ -20,10 +20,12 @@
 #include <asm/module_map.h>
 #include <asm/text-patching.h>
 
+/* Lookups under RCU: a collapse frees the PTE table after a grace period. */
 static unsigned int mmt_level(const void *p)
 {
 	unsigned int level = PG_LEVEL_NONE;
 
+	guard(rcu)();
 	lookup_address((unsigned long)p, &level);
 	return level;
 }
@@ -31,8 +33,10 @@ static unsigned int mmt_level(const void *p)
 static bool mmt_writable(const void *p)
 {
 	unsigned int level;
-	pte_t *pte = lookup_address((unsigned long)p, &level);
+	pte_t *pte;
 
+	guard(rcu)();
+	pte = lookup_address((unsigned long)p, &level);
 	return pte && (pte_flags(*pte) & _PAGE_RW);
 }
 
@@ -85,9 +89,8 @@ static void mmt_text_int3(struct kunit *test)
 
 /*
  * A text piece that never got its final permission (a failed load; an ITS
- * thunk page given back) can be freed under text_mutex, as ITS does: it is
- * refilled in place, not through text_poke_set(), and is INT3 before it is
- * executable again.
+ * thunk page given back) can be freed under text_mutex, as ITS does: the
+ * free takes no text_mutex, and the piece is INT3 and ROX afterwards.
  */
 static void mmt_text_free_unfinished(struct kunit *test)
 {
@@ -156,9 +159,16 @@ static void mmt_no_collapse_noncontig(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
 
-	/* The right page back: the next change collapses the chunk. */
+	/*
+	 * The right page back: the next change collapses the chunk (a
+	 * change, so writable first: a call that changes nothing does not
+	 * try).
+	 */
 	set_pte(pte, pfn_pte(pte_pfn(old), pte_pgprot(*pte)));
 	flush_tlb_kernel_range((unsigned long)p, (unsigned long)p + PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
+	KUNIT_EXPECT_EQ(test, set_memory_rw((unsigned long)p, 1), 0);
 	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
 
@@ -186,45 +196,61 @@ static void mmt_alias_untouched(struct kunit *test)
 }
 
 /*
- * A range split on purpose by set_memory_4k() is never collapsed. This
- * leaves one init-data chunk in 4K pages for good, which is what the
- * caller asked for.
+ * A range split on purpose by set_memory_4k() is never collapsed, whether
+ * set_memory_4k() split a PMD (a data piece filling its own chunk, a PMD)
+ * or found the range in 4K pages already (rodata: its chunk is split while
+ * the piece is writable). The mark is in the PTEs asked for, so it cannot
+ * be lost with a table.
  */
 static void mmt_no_collapse_4k(struct kunit *test)
 {
 	u8 *p;
 
-	p = mmt_alloc(test, EXECMEM_MODULE_INIT_DATA, PAGE_SIZE);
+	p = mmt_alloc(test, EXECMEM_MODULE_RODATA, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
+	KUNIT_ASSERT_EQ(test, set_memory_4k((unsigned long)p, 1), 0);
+	/* A change that leaves the chunk uniform would collapse it. */
+	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+
+	/* A whole chunk of the test's own: nothing else is in it. */
+	p = mmt_alloc(test, EXECMEM_MODULE_INIT_DATA, PMD_SIZE);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, PMD_SIZE));
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
 	KUNIT_ASSERT_EQ(test, set_memory_4k((unsigned long)p, 1), 0);
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
-	/* A change that leaves the range uniform would collapse it. */
-	KUNIT_ASSERT_EQ(test, set_memory_nx((unsigned long)p, 1), 0);
+	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)p, PTRS_PER_PMD), 0);
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
+	KUNIT_ASSERT_EQ(test, set_memory_rw((unsigned long)p, PTRS_PER_PMD), 0);
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
 }
 
 /*
- * ROX for @pages from @p, until every 2M page of the range is a PMD again:
- * the collapse only tries text_mutex, which text patching elsewhere may
- * hold for a moment.
+ * An empty chunk stays for the next load, then goes back to the page
+ * allocator: no chunk is kept for good.
  */
+static void mmt_release_delayed(struct kunit *test)
+{
+	u8 *p;
+
+	p = mmt_alloc(test, EXECMEM_MODULE_INIT_RODATA, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+	KUNIT_EXPECT_TRUE(test, module_map_owns((unsigned long)p));
+	module_map_release_empty();
+	KUNIT_EXPECT_FALSE(test, module_map_owns((unsigned long)p));
+}
+
+/* ROX for @pages from @p: every 2M page of the range is a PMD again. */
 static void mmt_rox_collapsed(struct kunit *test, u8 *p, unsigned int pages)
 {
 	unsigned long pos, end = (unsigned long)p + pages * PAGE_SIZE;
-	int tries;
 
-	for (tries = 0; tries < 10; tries++) {
-		KUNIT_ASSERT_EQ(test, set_memory_rox((unsigned long)p, pages), 0);
-		for (pos = (unsigned long)p; pos < end; pos += PMD_SIZE)
-			if (mmt_level((void *)pos) != PG_LEVEL_2M)
-				break;
-		if (pos >= end)
-			return;
-		msleep(20);
-	}
-	KUNIT_FAIL(test, "2M page %lu of the range not collapsed to a PMD",
-		   (pos - (unsigned long)p) / PMD_SIZE);
+	KUNIT_ASSERT_EQ(test, set_memory_rox((unsigned long)p, pages), 0);
+	for (pos = (unsigned long)p; pos < end; pos += PMD_SIZE)
+		if (mmt_level((void *)pos) != PG_LEVEL_2M)
+			KUNIT_FAIL(test, "2M page %lu of the range not collapsed to a PMD",
+				   (pos - (unsigned long)p) / PMD_SIZE);
 }
 
 /*
@@ -301,6 +327,7 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_no_collapse_noncontig),
 	KUNIT_CASE(mmt_alias_untouched),
 	KUNIT_CASE(mmt_no_collapse_4k),
+	KUNIT_CASE(mmt_release_delayed),
 	KUNIT_CASE(mmt_oversize),
 	KUNIT_CASE(mmt_oversize_vmalloc),
 	{}
