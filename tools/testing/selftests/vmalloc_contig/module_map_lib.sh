@@ -23,6 +23,32 @@ module_map_enabled()
 		"$MM_STATS")" = 1 ]
 }
 
+# module_map_wait_backoff: after chunks could not be had, the backend tries
+# none for a moment (backoff_ms in its stats); wait that out, up to 5s.
+module_map_wait_backoff()
+{
+	i=0
+	while [ -r "$MM_STATS" ] && [ "$i" -lt 50 ] &&
+	      [ "$(awk '$1 == "backoff_ms" { print $2 }' "$MM_STATS")" != 0 ]
+	do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# module_map_wait_released: empty chunks go back to the page allocator 2s
+# after they empty; wait until no class holds one (up to 10s). Fails if
+# some chunk is still held then.
+module_map_wait_released()
+{
+	i=0
+	while [ "$(module_map_sum chunks)" != 0 ]; do
+		[ "$i" -ge 100 ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
 # module_map_sum COLUMN: a stats column summed over the classes
 # (chunks, used_bytes, free_bytes, mapped_2m_bytes, allocs, fallbacks, ...).
 module_map_sum()
