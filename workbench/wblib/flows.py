@@ -305,6 +305,23 @@ def _reliability_boot(config, name, cycles, append=""):
                         required=("reliability.ktap",)), res
 
 
+# Boots where the backend cannot have 2M chunks (guest/scenarios/degraded.sh):
+# name -> extra kernel command line.
+DEGRADED = {"nohugevmalloc": "nohugevmalloc"}
+
+
+def _degraded_boot(config, mode):
+    """The module set where chunks cannot be had: the backend must take the
+    4K path without making a chunk per piece (degraded.ktap)."""
+    append = f"{DEMO_APPEND} {DEGRADED[mode]} wb.degraded={mode}"
+    res = guest.boot(config, "degraded", append, name=f"degraded-{mode}")
+    for ln in res.files.get("degraded.ktap", "").splitlines():
+        if ln.startswith("# "):
+            log(f"degraded-{mode}: {ln[2:]}")
+    return _boot_checks(f"degraded-{mode}", res, config, append,
+                        required=("degraded.ktap",)), res
+
+
 def cmd_test(args):
     source.deps()
     source.tree()
@@ -325,6 +342,8 @@ def cmd_test(args):
     # vmalloc_contig=off: the same tests must pass (or skip what needs the
     # feature), and nothing may be served by contiguous pages.
     checks += _test_boot(args.config, "test-off", "vmalloc_contig=off")[0]
+    for mode in DEGRADED:
+        checks += _degraded_boot(args.config, mode)[0]
 
     checks += _reliability_boot(args.config, "reliability", TEST_CYCLES)[0]
     return _summarise(checks, OUT / "test-results.txt")
@@ -367,7 +386,8 @@ def cmd_test_debug(args):
     source.deps()
     source.tree()
     build.build(config)
-    checks = _test_boot(config, "debug-test", "")[0]
+    # kcore_walkers.sh: the walkers read for 2 minutes under KASAN.
+    checks = _test_boot(config, "debug-test", "wb.kcore_seconds=120")[0]
     checks += _reliability_boot(config, "debug-reliability", args.cycles,
                                 DEBUG_RELIABILITY_APPEND)[0]
     return _summarise(checks, OUT / "test-debug-results.txt")

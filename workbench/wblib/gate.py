@@ -38,8 +38,10 @@ def expectation(cfg, append=""):
     vc = cfg.get("CONFIG_VMALLOC_CONTIG") == "y"
     on = vc and not re.search(r"\bvmalloc_contig=(?:off|0|n)", append)
     mm = cfg.get("CONFIG_X86_MODULE_MAP") == "y"
+    mm_on = on and not re.search(r"\brodata=off\b|\bnohugevmalloc\b|"
+                                 r"\bmodule_map=off\b", append)
     return {"vmalloc_contig": on if vc else None,
-            "module_map": (on and "rodata=off" not in append) if mm else None}
+            "module_map": mm_on if mm else None}
 
 
 def skip_allowed(check, reason, on, cfg):
@@ -243,10 +245,12 @@ def module_map_checks(name, files):
     if not per_class:
         return [(f"{name}: module_map: state after unloading", "FAIL",
                  "stats have no class lines")]
+    # Empty chunks go back to the page allocator after a 2 s delay, which
+    # the guest waits out (test.sh): none may be held then.
     extra = {c: v["chunks"] for c, v in per_class.items()
-             if v["chunks"] > 1 or v["used_bytes"]}
-    checks.append((f"{name}: module_map: at most one spare chunk per class "
-                   "after unloading", "FAIL" if extra else "PASS",
+             if v["chunks"] or v["used_bytes"]}
+    checks.append((f"{name}: module_map: no chunk held after unloading and "
+                   "the release delay", "FAIL" if extra else "PASS",
                    f"{extra}"))
     before = results.meminfo(files.get("meminfo-before-modset") or "")
     after = results.meminfo(files.get("meminfo-after-modset") or "")

@@ -5,6 +5,9 @@
 # KTAP on the results channel.
 . /wb/lib.sh
 
+# kcore_walkers.sh reads for 20 s; the debug kernel asks for longer.
+KCORE_SECONDS=$(wb_cmdline wb.kcore_seconds)
+export KCORE_SECONDS
 if [ -x /wb/kselftest/run_kselftest.sh ]; then
 	# Appending: the runner also appends each test's output via /dev/stdout.
 	: > /tmp/kselftest.ktap
@@ -37,6 +40,14 @@ wb_put_file module_map-stats-before-modset /sys/kernel/debug/module_map/stats
 	fi
 } > /tmp/modset.ktap 2>&1
 wb_put modset.ktap /tmp/modset.ktap
+# The backend gives an empty chunk back 2 s after it empties: wait for every
+# class to hold none (up to 10 s), then take the counts.
+i=0
+while [ "$i" -lt 100 ] && awk '$1 != "class" && NF == 9 && $2 != 0 { f = 1 }
+	END { exit !f }' /sys/kernel/debug/module_map/stats 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
 wb_put meminfo-after-modset /proc/meminfo
 wb_put ptdump-modules-loaded /tmp/ptdump-loaded
 wb_ptdump_modules | wb_put ptdump-modules-unloaded
