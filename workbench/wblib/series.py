@@ -396,12 +396,26 @@ def cover_blurb(n):
         2022) led to execmem. The execmem ROX cache (Mike Rapoport, v6.14)
         keeps module text in large ROX pages filled with invalid
         instructions and hands out pieces of them. This series follows
-        both for text (free text is INT3 and stays ROX, refilled with
-        text_poke_set()) but extends the idea to rodata and data, keeps the
-        loader's write-then-protect flow instead of writing through
-        text_poke(), and restores PMDs after the loader's temporary
-        splits. It is based on 6.12, which has neither the ROX cache nor
-        its EXECMEM_ROX_CACHE users.""")
+        both for text (free text is INT3 and ROX; a freed piece is made
+        writable, refilled in place and made ROX again) but extends the
+        idea to rodata and data, keeps the loader's write-then-protect flow
+        instead of writing through text_poke(), and restores PMDs after the
+        loader's temporary splits. It is based on 6.12, which has neither
+        the ROX cache nor its EXECMEM_ROX_CACHE users.""",
+        """Changes in v2, after a review: the replaced PTE table is freed
+        after an RCU grace period and under init_mm's mmap lock, and
+        vmalloc_to_page() and lookup_address() read the PMD once, so no
+        walker (text_poke(), /proc/kcore, ptdump) reads a freed or changing
+        table; CPA no longer takes text_mutex; set_memory_4k() ranges are
+        marked in the PTEs; the free path reads no page table; empty chunks
+        go back to the page allocator after 2 s or under memory pressure
+        (shrinker), none kept for good; chunks are node-local, a failed
+        chunk backs its class off for 100 ms, nohugevmalloc turns the
+        backend off at setup; module_map=off turns off the backend
+        alone. Not yet done: randomisation inside a chunk (KASLR entropy is
+        256 slots of 2M), fewer global TLB flushes per load, a policy for
+        machines with a handful of small modules, and the port to mainline
+        7.3's execmem ROX cache.""")
     lines += ["Base", "----", ""] + _wrap(
         f"""The base-commit below is not an upstream commit: it is the
         Debian linux-source-6.12 {version} tree (6.12.117 with Debian's

@@ -157,7 +157,8 @@ read_msg="kcore 0x$start-0x$end $(cat /tmp/kcore_walkers.kcore), $dumps page-tab
 if [ "$kcore_rc" = 0 ] && [ "$dumps" -gt 0 ] && [ "$dump_err" = 0 ]; then
 	ktap_test_pass "kcore_walkers: readers: $read_msg"
 else
-	ktap_test_fail "kcore_walkers: readers: kcore status $kcore_rc, $dump_err dump errors; $read_msg"
+	ktap_test_fail \
+		"kcore_walkers: readers: kcore status $kcore_rc, $dump_err dump errors; $read_msg"
 fi
 
 n=$(($(reports) - reports0))
