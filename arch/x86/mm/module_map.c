@@ -146,14 +146,27 @@ static unsigned long mm_end __ro_after_init;
 static bool mm_enabled __ro_after_init;
 static bool mm_off_by_param __initdata;
 
-static struct {
-	atomic_long_t created;		/* chunks, in 2M pages */
-	atomic_long_t released;
-	atomic_long_t failed;		/* chunk allocations that failed */
-	atomic_long_t backed_off;	/* chunks not tried during a backoff */
-	atomic_long_t release_failed;	/* permission not restored at 2M */
-	atomic_long_t quarantined;	/* pieces whose permission stuck */
-} mm_chunks;
+/* Counters of the chunks as a whole, in debugfs in this order. */
+enum mm_count {
+	MM_CREATED,		/* chunks, in 2M pages */
+	MM_RELEASED,
+	MM_FAILED,		/* chunk allocations that failed */
+	MM_BACKED_OFF,		/* chunks not tried during a backoff */
+	MM_RELEASE_FAILED,	/* permission not restored at 2M */
+	MM_QUARANTINED,		/* pieces whose permission stuck */
+	MM_NR_COUNTS,
+};
+
+static const char * const mm_count_names[MM_NR_COUNTS] = {
+	[MM_CREATED] = "chunks_created",
+	[MM_RELEASED] = "chunks_released",
+	[MM_FAILED] = "chunk_failures",
+	[MM_BACKED_OFF] = "chunk_backoffs",
+	[MM_RELEASE_FAILED] = "release_failures",
+	[MM_QUARANTINED] = "quarantined_pieces",
+};
+
+static atomic_long_t mm_counts[MM_NR_COUNTS];
 
 static void mm_release_empty(struct work_struct *work);
 static DECLARE_DELAYED_WORK(mm_release_work, mm_release_empty);
@@ -243,14 +256,14 @@ static void mm_chunk_release(struct mm_chunk *c)
 		 * it must still do if CPA failed part way.
 		 */
 		if (err) {
-			atomic_long_inc(&mm_chunks.release_failed);
+			atomic_long_inc(&mm_counts[MM_RELEASE_FAILED]);
 			vm->flags |= VM_FLUSH_RESET_PERMS;
 		} else {
 			vm->flags &= ~VM_FLUSH_RESET_PERMS;
 		}
 	}
 	vfree_contig((void *)c->base);
-	atomic_long_add(c->pmds, &mm_chunks.released);
+	atomic_long_add(c->pmds, &mm_counts[MM_RELEASED]);
 	kfree(c);
 }
 
@@ -290,7 +303,7 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 
 	/* Chunks over 2M are rare (one per huge module): not backed off. */
 	if (pmds == 1 && time_before(jiffies, st->backoff_until)) {
-		atomic_long_inc(&mm_chunks.backed_off);
+		atomic_long_inc(&mm_counts[MM_BACKED_OFF]);
 		return NULL;
 	}
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
@@ -326,7 +339,7 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 		memset(p, INT3_INSN_OPCODE, size);
 	/* KASAN sees pieces, as it saw vmalloc()ed module memory. */
 	kasan_poison_vmalloc(p, size);
-	atomic_long_add(pmds, &mm_chunks.created);
+	atomic_long_add(pmds, &mm_counts[MM_CREATED]);
 	if (mm_info[cls].final &&
 	    mm_info[cls].final(c->base, pmds * MM_PIECES)) {
 		/* Part of it may have the class permission: undo, then free. */
@@ -339,7 +352,7 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	return c;
 fail:
 	kfree(c);
-	atomic_long_inc(&mm_chunks.failed);
+	atomic_long_inc(&mm_counts[MM_FAILED]);
 	if (pmds == 1)
 		st->backoff_until = jiffies + MM_BACKOFF;
 	return NULL;
@@ -444,7 +457,7 @@ static void mm_put(void *ptr, bool refill)
 		 * never hand it out again with the wrong permission or old
 		 * code. It stays used, and so does its chunk.
 		 */
-		atomic_long_inc(&mm_chunks.quarantined);
+		atomic_long_inc(&mm_counts[MM_QUARANTINED]);
 		pr_warn_ratelimited("piece %p kept out of use: permission change failed (%d)\n",
 				    ptr, err);
 		return;
@@ -619,18 +632,9 @@ static int mm_stats_show(struct seq_file *m, void *v)
 	int i;
 
 	seq_printf(m, "enabled %d\n", mm_enabled);
-	seq_printf(m, "chunks_created %ld\n",
-		   atomic_long_read(&mm_chunks.created));
-	seq_printf(m, "chunks_released %ld\n",
-		   atomic_long_read(&mm_chunks.released));
-	seq_printf(m, "chunk_failures %ld\n",
-		   atomic_long_read(&mm_chunks.failed));
-	seq_printf(m, "chunk_backoffs %ld\n",
-		   atomic_long_read(&mm_chunks.backed_off));
-	seq_printf(m, "release_failures %ld\n",
-		   atomic_long_read(&mm_chunks.release_failed));
-	seq_printf(m, "quarantined_pieces %ld\n",
-		   atomic_long_read(&mm_chunks.quarantined));
+	for (i = 0; i < MM_NR_COUNTS; i++)
+		seq_printf(m, "%s %ld\n", mm_count_names[i],
+			   atomic_long_read(&mm_counts[i]));
 	mutex_lock(&mm_lock);
 	for (i = 0; i < MM_NR_CLASSES; i++)
 		if (time_before(now, mm_state[i].backoff_until))
