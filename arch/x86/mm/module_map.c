@@ -144,7 +144,7 @@ static DEFINE_MUTEX(mm_lock);
 static unsigned long mm_start __ro_after_init;
 static unsigned long mm_end __ro_after_init;
 static bool mm_enabled __ro_after_init;
-static bool mm_off_by_param __initdata;
+static bool mm_param_on __initdata = true;
 
 /* Counters of the chunks as a whole, in debugfs in this order. */
 enum mm_count {
@@ -267,10 +267,6 @@ static void mm_chunk_release(struct mm_chunk *c)
 	kfree(c);
 }
 
-/*
- * A chunk of @pmds 2M pages, each mapped by a PMD: one contiguous run if the
- * page allocator has it, else vmalloc's 2M pages.
- */
 /* Whether the 2M page at @addr is mapped by a PMD now. */
 static bool mm_pmd_mapped(unsigned long addr)
 {
@@ -293,7 +289,10 @@ static bool mm_all_pmd_mapped(void *p, unsigned long size)
 	return true;
 }
 
-/* mm_lock held. */
+/*
+ * A chunk of @pmds 2M pages, each mapped by a PMD: one contiguous run if the
+ * page allocator has it, else vmalloc's 2M pages. mm_lock held.
+ */
 static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 {
 	struct mm_class_state *st = &mm_state[cls];
@@ -690,13 +689,7 @@ late_initcall(module_map_late_init);
 
 static int __init module_map_param(char *arg)
 {
-	if (!arg)
-		return -EINVAL;
-	if (!strcmp(arg, "off"))
-		mm_off_by_param = true;
-	else if (strcmp(arg, "on"))
-		return -EINVAL;
-	return 0;
+	return kstrtobool(arg, &mm_param_on);
 }
 early_param("module_map", module_map_param);
 
@@ -708,7 +701,7 @@ early_param("module_map", module_map_param);
  */
 static const char * __init mm_unusable(void)
 {
-	if (mm_off_by_param)
+	if (!mm_param_on)
 		return "module_map=off";
 	if (!vmalloc_contig_enabled())
 		return "vmalloc_contig=off";
