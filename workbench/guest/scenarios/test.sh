@@ -42,12 +42,12 @@ wb_put_file module_map-stats-before-modset /sys/kernel/debug/module_map/stats
 wb_put modset.ktap /tmp/modset.ktap
 # The backend gives an empty chunk back 2 s after it empties: wait for every
 # class to hold none (up to 10 s), then take the counts.
-i=0
-while [ "$i" -lt 100 ] && awk '$1 != "class" && NF == 9 && $2 != 0 { f = 1 }
-	END { exit !f }' /sys/kernel/debug/module_map/stats 2>/dev/null; do
-	sleep 0.1
-	i=$((i + 1))
-done
+MM_LIB=/wb/kselftest/vmalloc_contig/module_map_lib.sh
+if [ -r "$MM_LIB" ]; then
+	# shellcheck source=/dev/null # the kselftest library, in the initramfs
+	. "$MM_LIB"
+	module_map_wait_released
+fi
 wb_put meminfo-after-modset /proc/meminfo
 wb_put ptdump-modules-loaded /tmp/ptdump-loaded
 wb_ptdump_modules | wb_put ptdump-modules-unloaded
