@@ -91,7 +91,6 @@ struct mm_chunk {
 	enum mm_class cls;
 	unsigned int pmds;			/* 2M pages: over one, one piece */
 	unsigned int used;			/* pages in use */
-	unsigned long empty_since;		/* jiffies, once used is 0 */
 	DECLARE_BITMAP(map, MM_PIECES);		/* pages in use, if one 2M page */
 	u16 len[MM_PIECES];			/* pages of the piece starting here */
 };
@@ -170,8 +169,6 @@ static atomic_long_t mm_counts[MM_NR_COUNTS];
 
 static void mm_release_empty(struct work_struct *work);
 static DECLARE_DELAYED_WORK(mm_release_work, mm_release_empty);
-/* The next release takes every empty chunk (shrinker, tests). */
-static bool mm_release_all;
 
 /* 2M slots of the module area that are chunks: read locklessly by CPA. */
 static DECLARE_BITMAP(mm_owned, MM_SLOTS);
@@ -467,50 +464,27 @@ static void mm_put(void *ptr, bool refill)
 	c->len[idx] = 0;
 	c->used -= pages;
 	empty = !c->used;
-	if (empty)
-		c->empty_since = jiffies;
 	mutex_unlock(&mm_lock);
-	/*
-	 * A pending release (the shrinker's, at once) is not put off; it
-	 * comes back for this chunk when its delay is over.
-	 */
+	/* A pending release (the shrinker's, at once) is not put off. */
 	if (empty)
 		queue_delayed_work(system_wq, &mm_release_work,
 				   MM_RELEASE_DELAY);
 }
 
-/*
- * Give back the chunks that have been empty for MM_RELEASE_DELAY (every
- * empty one when asked for memory), and come back for the others when
- * their delay is over: a module unloaded and loaded again finds its
- * chunks, however long the unload of a set takes.
- */
+/* Give every empty chunk back to the page allocator. */
 static void mm_release_empty(struct work_struct *work)
 {
-	bool all = xchg(&mm_release_all, false);
-	unsigned long now = jiffies, next = 0;
 	struct mm_chunk *c, *tmp;
-	bool pending = false;
 	LIST_HEAD(empty);
+
 	int i;
 
 	mutex_lock(&mm_lock);
 	for (i = 0; i < MM_NR_CLASSES; i++)
-		list_for_each_entry_safe(c, tmp, &mm_state[i].chunks, node) {
-			unsigned long due = c->empty_since + MM_RELEASE_DELAY;
-
-			if (c->used)
-				continue;
-			if (all || time_after_eq(now, due)) {
+		list_for_each_entry_safe(c, tmp, &mm_state[i].chunks, node)
+			if (!c->used)
 				list_move_tail(&c->node, &empty);
-			} else if (!pending || time_before(due, next)) {
-				next = due;
-				pending = true;
-			}
-		}
 	mutex_unlock(&mm_lock);
-	if (pending)
-		queue_delayed_work(system_wq, &mm_release_work, next - now);
 	list_for_each_entry_safe(c, tmp, &empty, node) {
 		list_del(&c->node);
 		mm_chunk_release(c);
@@ -525,7 +499,6 @@ static void mm_release_empty(struct work_struct *work)
  */
 void module_map_release_empty(void)
 {
-	WRITE_ONCE(mm_release_all, true);
 	mod_delayed_work(system_wq, &mm_release_work, 0);
 	flush_delayed_work(&mm_release_work);
 }
@@ -557,7 +530,6 @@ static unsigned long mm_shrink_count(struct shrinker *shrink,
 static unsigned long mm_shrink_scan(struct shrinker *shrink,
 				    struct shrink_control *sc)
 {
-	WRITE_ONCE(mm_release_all, true);
 	mod_delayed_work(system_wq, &mm_release_work, 0);
 	return SHRINK_STOP;
 }
