@@ -224,6 +224,7 @@ fragmentation()
 	out=$(wb_load_modset 2>&1)
 	loaded=$?
 	mfb=$(($(module_map_sum fallbacks) - mfb0))
+	module_map_wait_mapped
 	chunks=$(module_map_sum chunks)
 	mapped=$(($(module_map_sum mapped_2m_bytes) / 2097152))
 	unload=$(wb_unload_modset 2>&1)

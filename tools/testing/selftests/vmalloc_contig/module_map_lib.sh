@@ -49,6 +49,21 @@ module_map_wait_released()
 	done
 }
 
+# module_map_wait_mapped: a piece being freed is split to 4K while it is
+# refilled (init memory is freed by a work item after the module's init
+# returns, so that goes on after insmod exits); wait until every chunk is
+# mapped by PMDs again (up to 5s). Fails if some chunk is still split then.
+module_map_wait_mapped()
+{
+	i=0
+	while [ $(($(module_map_sum mapped_2m_bytes) / 2097152)) != \
+		"$(module_map_sum chunks)" ]; do
+		[ "$i" -ge 50 ] && return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
 # module_map_sum COLUMN: a stats column summed over the classes
 # (chunks, used_bytes, free_bytes, mapped_2m_bytes, allocs, fallbacks, ...).
 module_map_sum()
