@@ -9,22 +9,29 @@
  * be mapped with PMDs.  When no such run is available the request is served
  * by vmalloc, as it would have been without this API.
  *
- * Every allocation is recorded in a small hash table keyed by its address,
- * so that vfree_contig() needs no size, tells which backend served the
- * pointer, and refuses pointers it did not hand out.
+ * vfree_contig() needs no size: a contiguous run is known by its head page,
+ * which has the contig_run page type and the run's length in page->private,
+ * and a vmalloc address by its vm area, which carries VM_CONTIG. Either way
+ * a pointer this API did not hand out is refused, and no record, table or
+ * lock of this file is shared between CPUs: a run costs no lookup at all, a
+ * vmalloc address the lookup vfree() makes anyway (under the lock of its
+ * vmap node).
  */
 
 #include <linux/debugfs.h>
 #include <linux/gfp.h>
-#include <linux/hashtable.h>
 #include <linux/init.h>
 #include <linux/kasan.h>
+#include <linux/highmem.h>
 #include <linux/kmemleak.h>
+#include <linux/kmsan.h>
+#include <linux/llist.h>
 #include <linux/mm.h>
+#include <linux/page-flags.h>
+#include <linux/percpu.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include <linux/vmalloc_contig.h>
 #include <kunit/static_stub.h>
@@ -40,31 +47,22 @@ enum vc_backing {
 	VC_NR_BACKINGS,
 };
 
-/* What vfree_contig() needs to know about a live allocation. */
-struct vc_alloc {
-	struct hlist_node node;
-	const void *addr;
-	unsigned long pages;
-	enum vc_backing backing;
-	/* VC_DIRECT: one unsplit block of order ilog2(pages) */
-	bool block;
-};
-
-#define VC_HASH_BITS	8
-
 static bool vc_enabled __ro_after_init = true;
 
-/* vfree_contig() may run in interrupt context: irq-safe. */
-static DEFINE_SPINLOCK(vc_lock);
-static DEFINE_HASHTABLE(vc_allocs, VC_HASH_BITS);
+/*
+ * Per-CPU, so that no cache line is shared by the allocations of all CPUs;
+ * summed when read. An allocation may be freed on another CPU: only sums
+ * are meaningful.
+ */
+struct vc_counts {
+	long allocs[VC_NR_BACKINGS];
+	long frees[VC_NR_BACKINGS];
+	long pages[VC_NR_BACKINGS];
+	long fallbacks;
+	long bad_frees;
+};
 
-static struct {
-	atomic_long_t allocs[VC_NR_BACKINGS];
-	atomic_long_t frees[VC_NR_BACKINGS];
-	atomic_long_t live_pages[VC_NR_BACKINGS];
-	atomic_long_t fallbacks;
-	atomic_long_t bad_frees;
-} vc_counters;
+static DEFINE_PER_CPU(struct vc_counts, vc_counts);
 
 static const char * const vc_backing_name[VC_NR_BACKINGS] = {
 	[VC_DIRECT] = "contig",
@@ -88,28 +86,88 @@ bool vmalloc_contig_enabled(void)
 {
 	return vc_enabled;
 }
-EXPORT_SYMBOL_GPL(vmalloc_contig_enabled);
+
+static void vc_count(enum vc_backing backing, long pages)
+{
+	this_cpu_inc(vc_counts.allocs[backing]);
+	this_cpu_add(vc_counts.pages[backing], pages);
+}
+
+static void vc_uncount(enum vc_backing backing, long pages)
+{
+	this_cpu_inc(vc_counts.frees[backing]);
+	this_cpu_sub(vc_counts.pages[backing], pages);
+}
 
 /*
- * Flags for the contiguous attempt: no warning, no heavy reclaim, as kvmalloc
- * does for its kmalloc attempt. Split pages cannot be compound.
+ * Flags for the contiguous attempt, as kvmalloc() has them for its kmalloc
+ * attempt: no warning, no OOM killer. Above the costly order no direct
+ * reclaim or compaction at all (kswapd is still woken): the page allocator
+ * would retry and compact for such an order, which costs more than the
+ * vmalloc fallback it would spare. Up to it, reclaim once and fail
+ * (__GFP_NORETRY), as kvmalloc() does. __GFP_RETRY_MAYFAIL asks for the
+ * effort. Pieces of a run are not a compound page.
  */
-static gfp_t vc_contig_gfp(gfp_t gfp)
+static gfp_t vc_contig_gfp(gfp_t gfp, unsigned int order)
 {
 	gfp |= __GFP_NOWARN;
-	if (!(gfp & __GFP_RETRY_MAYFAIL))
-		gfp |= __GFP_NORETRY;
+	if (!(gfp & __GFP_RETRY_MAYFAIL)) {
+		if (order > PAGE_ALLOC_COSTLY_ORDER)
+			gfp &= ~__GFP_DIRECT_RECLAIM;
+		else
+			gfp |= __GFP_NORETRY;
+	}
 	return gfp & ~(__GFP_NOFAIL | __GFP_COMP | __GFP_HIGHMEM);
 }
 
 /*
- * A power-of-two run stays one block, allocated and freed in one step; any
- * other size is split so that the tail of its block goes back at once, as
- * alloc_pages_exact() does.
+ * Keep the first @nr pages of the block of 2^@order pages at @page, nr below
+ * 2^order, and give the rest back: halve the block, free an unused half
+ * whole, go on in the half the run ends in. The run is left as its aligned
+ * power-of-two blocks, largest first, one per bit of @nr; 1M+4K takes 8
+ * frees here and 2 in vc_free_blocks(), not 255 and 257 as with
+ * alloc_pages_exact().
  */
-static bool vc_is_block(unsigned long pages, bool split)
+static void vc_trim_block(struct page *page, unsigned int order,
+			  unsigned long nr)
 {
-	return !split && is_power_of_2(pages);
+	while (nr) {
+		unsigned long half = 1UL << --order;
+
+		split_page_to_order(page, order + 1, order);
+		if (nr < half) {
+			__free_pages(page + half, order);
+			continue;
+		}
+		page += half;
+		nr -= half;
+		if (!nr)
+			__free_pages(page, order);
+	}
+}
+
+/* Free a run of @nr pages left by vc_trim_block() (or a whole block). */
+static void vc_free_blocks(struct page *page, unsigned long nr)
+{
+	while (nr) {
+		unsigned int order = __fls(nr);
+
+		__free_pages(page, order);
+		page += 1UL << order;
+		nr -= 1UL << order;
+	}
+}
+
+/* Make each block of the run order-0 pages, as vfree() frees them. */
+static void vc_split_blocks(struct page *page, unsigned long nr)
+{
+	while (nr) {
+		unsigned int order = __fls(nr);
+
+		split_page(page, order);
+		page += 1UL << order;
+		nr -= 1UL << order;
+	}
 }
 
 /**
@@ -117,9 +175,11 @@ static bool vc_is_block(unsigned long pages, bool split)
  * @size: bytes
  * @gfp: caller's GFP flags
  * @node: preferred node or %NUMA_NO_NODE
- * @split: return order-0 pages even for a power-of-two size
+ * @split: return order-0 pages
  *
- * Visible to KUnit so that the suite can force the fallback.
+ * Without @split, the run is left as aligned power-of-two blocks (see
+ * vc_trim_block()) for vc_free_blocks(). Visible to KUnit so that the suite
+ * can force the fallback.
  *
  * Return: direct-map address of PAGE_ALIGN(@size) bytes, or %NULL.
  */
@@ -127,7 +187,9 @@ VISIBLE_IF_KUNIT void *vmalloc_contig_alloc_pages(unsigned long size,
 						  gfp_t gfp, int node,
 						  bool split)
 {
+	unsigned long nr = PAGE_ALIGN(size) >> PAGE_SHIFT, i;
 	unsigned int order = get_order(size);
+	bool zero = false;
 	struct page *page;
 
 	KUNIT_STATIC_STUB_REDIRECT(vmalloc_contig_alloc_pages, size, gfp, node,
@@ -135,13 +197,32 @@ VISIBLE_IF_KUNIT void *vmalloc_contig_alloc_pages(unsigned long size,
 
 	if (order > MAX_PAGE_ORDER)
 		return NULL;
-	gfp = vc_contig_gfp(gfp);
-	if (!vc_is_block(PAGE_ALIGN(size) >> PAGE_SHIFT, split))
-		return alloc_pages_exact_nid_noprof(node, size, gfp);
-	page = alloc_pages_node_noprof(node, gfp, order);
-	return page ? page_address(page) : NULL;
+	/*
+	 * Zero the run, not the tail that goes back at once; unless
+	 * init_on_alloc zeroes the whole block anyway, and then the flag
+	 * stays, as KMSAN takes the memory as initialised from it.
+	 */
+	if ((gfp & __GFP_ZERO) && nr != 1UL << order &&
+	    !want_init_on_alloc(gfp & ~__GFP_ZERO)) {
+		gfp &= ~__GFP_ZERO;
+		zero = true;
+	}
+	page = alloc_pages_node_noprof(node, vc_contig_gfp(gfp, order), order);
+	if (!page)
+		return NULL;
+	if (nr != 1UL << order)
+		vc_trim_block(page, order, nr);
+	for (i = 0; zero && i < nr; i++) {
+		clear_highpage(page + i);
+		if (gfpflags_allow_blocking(gfp))
+			cond_resched();
+	}
+	if (zero)
+		kmsan_unpoison_memory(page_address(page), nr << PAGE_SHIFT);
+	if (split)
+		vc_split_blocks(page, nr);
+	return page_address(page);
 }
-EXPORT_SYMBOL_IF_KUNIT(vmalloc_contig_alloc_pages);
 
 /**
  * vmalloc_contig_bad_free - report a pointer this API did not hand out
@@ -157,7 +238,6 @@ VISIBLE_IF_KUNIT void vmalloc_contig_bad_free(const void *addr)
 	WARN(1, "vfree_contig(%p): not allocated by vmalloc_contig, not freed\n",
 	     addr);
 }
-EXPORT_SYMBOL_IF_KUNIT(vmalloc_contig_bad_free);
 
 /**
  * vmalloc_contig_bad_gfp - report GFP flags a call cannot honour
@@ -171,70 +251,55 @@ VISIBLE_IF_KUNIT void vmalloc_contig_bad_gfp(gfp_t gfp)
 
 	WARN_ONCE(1, "vmalloc_contig: unsupported gfp %pGg\n", &gfp);
 }
-EXPORT_SYMBOL_IF_KUNIT(vmalloc_contig_bad_gfp);
 
-static void vc_free_backing(const struct vc_alloc *a)
+/* The run's head page: its length, and the type vfree_contig() claims. */
+static void vc_mark_run(void *addr, unsigned long nr)
 {
-	switch (a->backing) {
-	case VC_DIRECT:
-		kmemleak_free(a->addr);
-		if (a->block)
-			__free_pages(virt_to_page(a->addr), ilog2(a->pages));
-		else
-			free_pages_exact((void *)a->addr, a->pages << PAGE_SHIFT);
-		break;
-	default:
-		vfree(a->addr);
-		break;
-	}
+	struct page *page = virt_to_page(addr);
+
+	set_page_private(page, nr);
+	__folio_set_contig_run(page_folio(page));
 }
 
-static struct vc_alloc *vc_alloc_record(gfp_t gfp, int node)
+/* The head page of the direct run at @addr, or %NULL if @addr is none. */
+static struct page *vc_run_head(const void *addr)
 {
-	struct vc_alloc *a = kmalloc_node(sizeof(*a), gfp & GFP_RECLAIM_MASK,
-					  node);
+	struct page *page;
 
-	/* Our own reference must not hide a leak of the allocation. */
-	if (a)
-		kmemleak_no_scan(a);
-	return a;
+	if (!PAGE_ALIGNED(addr) || !virt_addr_valid(addr))
+		return NULL;
+	page = virt_to_page(addr);
+	return folio_test_contig_run(page_folio(page)) ? page : NULL;
 }
 
 /*
- * Make @addr (or nothing) the allocation recorded in @a; consumes @a.
+ * Take the page type off the run's head page, once: of two racing frees of
+ * the same run, one frees it and the other finds no run.
  */
-static void *vc_commit(struct vc_alloc *a, void *addr, unsigned long size,
-		       enum vc_backing backing, bool split)
+static bool vc_claim_run(struct page *page)
 {
-	unsigned long flags;
+	unsigned int type = (unsigned int)PGTY_contig_run << 24;
 
-	if (!addr) {
-		kfree(a);
-		return NULL;
-	}
-	a->addr = addr;
-	a->pages = PAGE_ALIGN(size) >> PAGE_SHIFT;
-	a->backing = backing;
-	a->block = backing == VC_DIRECT && vc_is_block(a->pages, split);
-
-	spin_lock_irqsave(&vc_lock, flags);
-	hash_add(vc_allocs, &a->node, (unsigned long)addr);
-	spin_unlock_irqrestore(&vc_lock, flags);
-
-	atomic_long_inc(&vc_counters.allocs[backing]);
-	atomic_long_add(a->pages, &vc_counters.live_pages[backing]);
-	return addr;
+	return try_cmpxchg(&page->page_type, &type, UINT_MAX);
 }
 
-/* Caller holds vc_lock. */
-static struct vc_alloc *vc_find(const void *addr)
+/*
+ * The vm area this API allocated at @addr, or %NULL. find_vm_area() takes
+ * the lock of the vmap node that holds @addr, which is not irq-safe: not
+ * from interrupt context. The caller owns @addr, so the area stays.
+ */
+static struct vm_struct *vc_area(const void *addr)
 {
-	struct vc_alloc *a;
+	struct vm_struct *area = find_vm_area(addr);
 
-	hash_for_each_possible(vc_allocs, a, node, (unsigned long)addr)
-		if (a->addr == addr)
-			return a;
-	return NULL;
+	return area && area->addr == addr && (area->flags & VM_CONTIG) ?
+		area : NULL;
+}
+
+static enum vc_backing vc_area_backing(const struct vm_struct *area)
+{
+	/* Only a mapped run gives vfree() its pages to put. */
+	return area->flags & VM_MAP_PUT_PAGES ? VC_MAPPED : VC_VMALLOC;
 }
 
 /* kvmalloc's rules for the vmalloc fallback. */
@@ -244,6 +309,20 @@ static bool vc_may_vmalloc(unsigned long size, gfp_t gfp)
 	return gfpflags_allow_blocking(gfp) && size <= INT_MAX;
 }
 
+static void *vc_vmalloc(unsigned long size, unsigned long align,
+			unsigned long start, unsigned long end, gfp_t gfp,
+			pgprot_t prot, unsigned long vm_flags, int node,
+			const void *caller)
+{
+	void *addr;
+
+	addr = __vmalloc_node_range_noprof(size, align, start, end, gfp, prot,
+					   vm_flags | VM_CONTIG, node, caller);
+	if (addr && vc_enabled)
+		vc_count(VC_VMALLOC, PAGE_ALIGN(size) >> PAGE_SHIFT);
+	return addr;
+}
+
 /**
  * vmalloc_contig_node - allocate memory, physically contiguous if possible
  * @size: bytes to allocate
@@ -251,25 +330,32 @@ static bool vc_may_vmalloc(unsigned long size, gfp_t gfp)
  * @node: preferred node, or %NUMA_NO_NODE
  *
  * First tries an exact run of PAGE_ALIGN(@size) >> PAGE_SHIFT physically
- * contiguous pages (the tail of the power-of-two block goes back to the
- * allocator, as with alloc_pages_exact()), without heavy reclaim and without
- * an allocation-failure warning. The result is then a direct-map address.
- * If that fails, or with vmalloc_contig=off, the memory comes from vmalloc.
+ * contiguous pages: the smallest block that holds it, whose unused part goes
+ * back to the allocator at once in power-of-two blocks. The result is then a
+ * direct-map address. If that fails, or with vmalloc_contig=off, the memory
+ * comes from vmalloc.
  *
- * @gfp follows kvmalloc(): %__GFP_ZERO is honoured by both backends; a
- * non-blocking mask (%GFP_NOWAIT, %GFP_ATOMIC) gets only the contiguous
- * attempt, as vmalloc cannot honour it; %__GFP_NOFAIL applies to the
- * fallback only; %__GFP_RETRY_MAYFAIL makes the contiguous attempt try
- * harder. Requests above %INT_MAX get %NULL, as from kvmalloc() (without
- * its warning), and so does a size of 0. %__GFP_COMP is not supported:
- * one warning, and %NULL.
+ * The contiguous attempt never warns and never invokes the OOM killer; up to
+ * %PAGE_ALLOC_COSTLY_ORDER it does light reclaim only (%__GFP_NORETRY),
+ * above it no direct reclaim or compaction at all, as the vmalloc fallback
+ * is cheaper than either. %__GFP_RETRY_MAYFAIL makes it try harder.
+ * Otherwise @gfp follows kvmalloc(): %__GFP_ZERO is honoured by both
+ * backends; a non-blocking mask (%GFP_NOWAIT, %GFP_ATOMIC) gets only the
+ * contiguous attempt, as vmalloc cannot honour it; %__GFP_NOFAIL applies to
+ * the fallback only. Requests above %INT_MAX get %NULL, as from kvmalloc()
+ * (without its warning), and so does a size of 0. %__GFP_COMP is not
+ * supported: one warning, and %NULL. With %__GFP_ACCOUNT the whole block is
+ * charged until its tail goes back: near a memcg limit a run may fall back
+ * where its exact size would have fit.
+ *
+ * With vmalloc_contig=off only a non-blocking mask gets contiguous pages;
+ * everything else comes from vmalloc.
  *
  * Context: may sleep if @gfp allows it.
  * Return: the allocation, to be freed with vfree_contig(), or %NULL.
  */
 void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 {
-	struct vc_alloc *a;
 	void *addr;
 
 	if (!size)
@@ -279,29 +365,22 @@ void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 		vmalloc_contig_bad_gfp(gfp);
 		return NULL;
 	}
-	if (!vc_enabled) {
-		if (!vc_may_vmalloc(size, gfp))
-			return NULL;
-		return __vmalloc_node_noprof(size, 1, gfp, node,
-					     __builtin_return_address(0));
+	/* Off, still contiguous where vmalloc cannot serve the mask. */
+	if (vc_enabled || !gfpflags_allow_blocking(gfp)) {
+		addr = vmalloc_contig_alloc_pages(size, gfp, node, false);
+		if (addr) {
+			vc_mark_run(addr, PAGE_ALIGN(size) >> PAGE_SHIFT);
+			kmemleak_alloc(addr, size, 1, gfp);
+			vc_count(VC_DIRECT, PAGE_ALIGN(size) >> PAGE_SHIFT);
+			return addr;
+		}
 	}
-
-	a = vc_alloc_record(gfp, node);
-	if (!a)
+	if (!vc_may_vmalloc(size, gfp))
 		return NULL;
-	addr = vmalloc_contig_alloc_pages(size, gfp, node, false);
-	if (addr) {
-		kmemleak_alloc(addr, size, 1, gfp);
-		return vc_commit(a, addr, size, VC_DIRECT, false);
-	}
-	if (!vc_may_vmalloc(size, gfp)) {
-		kfree(a);
-		return NULL;
-	}
-	atomic_long_inc(&vc_counters.fallbacks);
-	addr = __vmalloc_node_noprof(size, 1, gfp, node,
-				     __builtin_return_address(0));
-	return vc_commit(a, addr, size, VC_VMALLOC, false);
+	if (vc_enabled)
+		this_cpu_inc(vc_counts.fallbacks);
+	return vc_vmalloc(size, 1, VMALLOC_START, VMALLOC_END, gfp,
+			  PAGE_KERNEL, 0, node, __builtin_return_address(0));
 }
 EXPORT_SYMBOL_GPL(vmalloc_contig_node_noprof);
 
@@ -318,14 +397,18 @@ static bool vc_map_huge(struct page *first, unsigned long nr, pgprot_t prot,
 	       IS_ALIGNED(page_to_pfn(first), PTRS_PER_PMD);
 }
 
-/* Map the contiguous run at @addr (direct map) into a vm area. */
+/*
+ * Map the contiguous run at @addr (direct map) into a vm area. A failure
+ * only costs the fallback: no warning, no __GFP_NOFAIL for the bookkeeping.
+ */
 static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
 			  unsigned long start, unsigned long end, gfp_t gfp,
 			  pgprot_t prot, unsigned long vm_flags, int node,
 			  const void *caller)
 {
 	unsigned long nr = PAGE_ALIGN(size) >> PAGE_SHIFT;
-	kasan_vmalloc_flags_t kasan_flags = KASAN_VMALLOC_VM_ALLOC;
+	kasan_vmalloc_flags_t kasan_flags = KASAN_VMALLOC_NONE;
+	gfp_t meta_gfp = (gfp | __GFP_NOWARN) & ~__GFP_NOFAIL;
 	struct page *first = virt_to_page(addr);
 	unsigned int shift = PAGE_SHIFT;
 	struct vm_struct *area;
@@ -340,7 +423,7 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
 	}
 
 	pages = kvmalloc_array_node_noprof(nr, sizeof(*pages),
-					   gfp & GFP_RECLAIM_MASK, node);
+					   meta_gfp & GFP_RECLAIM_MASK, node);
 	if (!pages)
 		return NULL;
 	for (i = 0; i < nr; i++)
@@ -348,11 +431,13 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
 
 	/*
 	 * VM_MAP_PUT_PAGES: vfree() frees the pages and the array, and does
-	 * not undo vmalloc's accounting we never did.
+	 * not undo vmalloc's accounting we never did; it also tells
+	 * vfree_contig() a mapped run from the fallback.
 	 */
 	area = __get_vm_area_node(size, align, PAGE_SHIFT,
 				  VM_ALLOC | VM_UNINITIALIZED | VM_MAP_PUT_PAGES |
-				  vm_flags, start, end, node, gfp, caller);
+				  VM_CONTIG | vm_flags, start, end, node,
+				  meta_gfp, caller);
 	if (!area) {
 		kvfree(pages);
 		return NULL;
@@ -383,6 +468,10 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
 		return NULL;
 	}
 
+	/*
+	 * As for vmap()ed pages: the page allocator tagged them already, so
+	 * the tag-based modes hand out the address untagged.
+	 */
 	if (pgprot_val(prot) == pgprot_val(PAGE_KERNEL))
 		kasan_flags |= KASAN_VMALLOC_PROT_NORMAL;
 	area->addr = kasan_unpoison_vmalloc(area->addr, size, kasan_flags);
@@ -413,7 +502,8 @@ static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
  * @vm_flags, a run of whole 2M pages is mapped by PMDs where the
  * architecture supports them for @prot (the address is then aligned to
  * PMD_SIZE); otherwise by PTEs. Falls back to __vmalloc_node_range() with
- * the caller's arguments.
+ * the caller's arguments. For mm and architecture code (the x86 module
+ * memory backend): not exported.
  *
  * Context: process context, may sleep.
  * Return: the address, to be freed with vfree_contig(), or %NULL.
@@ -424,7 +514,6 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 				  unsigned long vm_flags, int node,
 				  const void *caller)
 {
-	struct vc_alloc *a;
 	void *pages, *addr;
 
 	if (!size)
@@ -433,129 +522,164 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 		vmalloc_contig_bad_gfp(gfp);
 		return NULL;
 	}
-	if (!vc_enabled)
-		return __vmalloc_node_range_noprof(size, align, start, end,
-						   gfp, prot, vm_flags, node,
-						   caller);
-
-	a = vc_alloc_record(gfp, node);
-	if (!a)
+	if (size > INT_MAX)
 		return NULL;
-	/* vfree() frees the pages of a vm area one by one: split them. */
-	pages = vmalloc_contig_alloc_pages(size, gfp, node, true);
-	if (pages) {
-		addr = vc_map_range(pages, size, align, start, end, gfp, prot,
-				    vm_flags, node, caller);
-		if (addr)
-			return vc_commit(a, addr, size, VC_MAPPED, true);
-		free_pages_exact(pages, size);
+	/* Ours: they tell vfree_contig() what backs the area. */
+	vm_flags &= ~(VM_MAP_PUT_PAGES | VM_CONTIG);
+	if (vc_enabled) {
+		/* vfree() frees the pages of a vm area one by one: split. */
+		pages = vmalloc_contig_alloc_pages(size, gfp, node, true);
+		if (pages) {
+			addr = vc_map_range(pages, size, align, start, end,
+					    gfp, prot, vm_flags, node, caller);
+			if (addr) {
+				vc_count(VC_MAPPED,
+					 PAGE_ALIGN(size) >> PAGE_SHIFT);
+				return addr;
+			}
+			free_pages_exact(pages, size);
+		}
+		this_cpu_inc(vc_counts.fallbacks);
 	}
-	if (!vc_may_vmalloc(size, gfp)) {
-		kfree(a);
-		return NULL;
-	}
-	atomic_long_inc(&vc_counters.fallbacks);
-	addr = __vmalloc_node_range_noprof(size, align, start, end, gfp, prot,
-					   vm_flags, node, caller);
-	return vc_commit(a, addr, size, VC_VMALLOC, true);
-}
-EXPORT_SYMBOL_GPL(vmalloc_contig_range_noprof);
-
-static enum vmalloc_contig_kind vc_kind(enum vc_backing backing)
-{
-	return backing == VC_VMALLOC ? VMALLOC_CONTIG_VMALLOC :
-				       VMALLOC_CONTIG_PAGES;
+	return vc_vmalloc(size, align, start, end, gfp, prot, vm_flags, node,
+			  caller);
 }
 
 /**
  * vmalloc_contig_kind - which backend served an allocation
  * @addr: a pointer returned by this API
  *
+ * @addr must be owned by the caller (not freed meanwhile).
+ *
+ * Context: a vmalloc address is looked up under a lock that is not irq-safe:
+ * process context, as for find_vm_area(); a contiguous run, any context.
  * Return: %VMALLOC_CONTIG_PAGES, %VMALLOC_CONTIG_VMALLOC, or
- * %VMALLOC_CONTIG_NONE if @addr is not a live allocation of this API.
- * With vmalloc_contig=off every vmalloc address reports as vmalloc.
+ * %VMALLOC_CONTIG_NONE if @addr is not an allocation of this API.
  */
 enum vmalloc_contig_kind vmalloc_contig_kind(const void *addr)
 {
-	enum vmalloc_contig_kind kind = VMALLOC_CONTIG_NONE;
-	struct vc_alloc *a;
-	unsigned long flags;
+	struct vm_struct *area;
 
 	if (!addr)
 		return VMALLOC_CONTIG_NONE;
-	if (!vc_enabled)
-		return is_vmalloc_or_module_addr(addr) ?
-			VMALLOC_CONTIG_VMALLOC : VMALLOC_CONTIG_NONE;
-	spin_lock_irqsave(&vc_lock, flags);
-	a = vc_find(addr);
-	if (a)
-		kind = vc_kind(a->backing);
-	spin_unlock_irqrestore(&vc_lock, flags);
-	return kind;
+	if (is_vmalloc_or_module_addr(addr)) {
+		if (WARN_ON_ONCE(in_interrupt()))
+			return VMALLOC_CONTIG_NONE;
+		area = vc_area(addr);
+		if (!area)
+			return VMALLOC_CONTIG_NONE;
+		return vc_area_backing(area) == VC_MAPPED ?
+			VMALLOC_CONTIG_PAGES : VMALLOC_CONTIG_VMALLOC;
+	}
+	return vc_run_head(addr) ? VMALLOC_CONTIG_PAGES : VMALLOC_CONTIG_NONE;
 }
 EXPORT_SYMBOL_GPL(vmalloc_contig_kind);
+
+static void vc_bad_free(const void *addr)
+{
+	this_cpu_inc(vc_counts.bad_frees);
+	vmalloc_contig_bad_free(addr);
+}
+
+/*
+ * vmalloc addresses freed from interrupt context wait here, linked through
+ * their own memory as vfree_atomic() does, for the work that frees them: the
+ * vm area lookup takes a lock that is not irq-safe.
+ */
+static void vc_free_deferred(struct work_struct *work);
+static LLIST_HEAD(vc_deferred);
+static DECLARE_WORK(vc_deferred_work, vc_free_deferred);
+
+static void vc_free_deferred(struct work_struct *work)
+{
+	struct llist_node *node, *next;
+
+	llist_for_each_safe(node, next, llist_del_all(&vc_deferred))
+		vfree_contig(node);
+}
 
 /**
  * vfree_contig - free memory allocated by this API
  * @addr: the allocation, or %NULL
  *
  * Frees exactly what was allocated, whichever backend served it; no size is
- * needed. A pointer this API did not hand out is reported with one warning
- * and not freed.
+ * needed. A vmalloc address goes to vfree(), as with kvfree(); a contiguous
+ * run goes back in its power-of-two blocks. A pointer this API did not hand
+ * out (another allocator's, an interior pointer, a run freed already) is
+ * reported with one warning and not freed. Use vmalloc_contig_kind() first
+ * to know which backend served @addr.
  *
- * Context: any context but NMI, like vfree(): from interrupt context the
- * vmalloc backend defers the work.
- * Return: the backend that served @addr, %VMALLOC_CONTIG_NONE if nothing was
- * freed.
+ * Context: as vfree(): may sleep, except in interrupt context, where a
+ * vmalloc address is freed later by a work item (its first word links it
+ * in, and the check of @addr is made then). A contiguous run is freed at
+ * once in any context but NMI.
  */
-enum vmalloc_contig_kind vfree_contig(const void *addr)
+void vfree_contig(const void *addr)
 {
-	enum vmalloc_contig_kind kind;
-	struct vc_alloc *a;
-	unsigned long flags;
+	struct vm_struct *area;
+	struct page *page;
+	unsigned long nr;
 
 	if (!addr)
-		return VMALLOC_CONTIG_NONE;
-	if (!vc_enabled && is_vmalloc_or_module_addr(addr)) {
+		return;
+	if (is_vmalloc_or_module_addr(addr)) {
+		if (in_interrupt()) {
+			if (llist_add((struct llist_node *)addr, &vc_deferred))
+				schedule_work(&vc_deferred_work);
+			return;
+		}
+		area = vc_area(addr);
+		if (!area) {
+			vc_bad_free(addr);
+			return;
+		}
+		/* Counted at allocation only with the API on. */
+		if (vc_enabled)
+			vc_uncount(vc_area_backing(area),
+				   PAGE_ALIGN(area->requested_size) >> PAGE_SHIFT);
 		vfree(addr);
-		return VMALLOC_CONTIG_VMALLOC;
+		return;
 	}
-
-	spin_lock_irqsave(&vc_lock, flags);
-	a = vc_find(addr);
-	if (a)
-		hash_del(&a->node);
-	spin_unlock_irqrestore(&vc_lock, flags);
-	if (!a) {
-		atomic_long_inc(&vc_counters.bad_frees);
-		vmalloc_contig_bad_free(addr);
-		return VMALLOC_CONTIG_NONE;
+	page = vc_run_head(addr);
+	if (!page || !vc_claim_run(page)) {
+		vc_bad_free(addr);
+		return;
 	}
-
-	vc_free_backing(a);
-	atomic_long_inc(&vc_counters.frees[a->backing]);
-	atomic_long_sub(a->pages, &vc_counters.live_pages[a->backing]);
-	kind = vc_kind(a->backing);
-	kfree(a);
-	return kind;
+	nr = page_private(page);
+	set_page_private(page, 0);
+	kmemleak_free(addr);
+	vc_free_blocks(page, nr);
+	vc_uncount(VC_DIRECT, nr);
 }
 EXPORT_SYMBOL_GPL(vfree_contig);
 
 static int vc_stats_show(struct seq_file *m, void *v)
 {
-	int i;
+	struct vc_counts sum = { };
+	int cpu, i;
 
+	for_each_possible_cpu(cpu) {
+		const struct vc_counts *c = per_cpu_ptr(&vc_counts, cpu);
+
+		for (i = 0; i < VC_NR_BACKINGS; i++) {
+			sum.allocs[i] += READ_ONCE(c->allocs[i]);
+			sum.frees[i] += READ_ONCE(c->frees[i]);
+			sum.pages[i] += READ_ONCE(c->pages[i]);
+		}
+		sum.fallbacks += READ_ONCE(c->fallbacks);
+		sum.bad_frees += READ_ONCE(c->bad_frees);
+	}
 	seq_printf(m, "enabled %d\n", vc_enabled);
 	for (i = 0; i < VC_NR_BACKINGS; i++) {
 		seq_printf(m, "%s_allocs %ld\n", vc_backing_name[i],
-			   atomic_long_read(&vc_counters.allocs[i]));
+			   sum.allocs[i]);
 		seq_printf(m, "%s_frees %ld\n", vc_backing_name[i],
-			   atomic_long_read(&vc_counters.frees[i]));
+			   sum.frees[i]);
 		seq_printf(m, "%s_bytes %ld\n", vc_backing_name[i],
-			   atomic_long_read(&vc_counters.live_pages[i]) << PAGE_SHIFT);
+			   sum.pages[i] * (long)PAGE_SIZE);
 	}
-	seq_printf(m, "fallbacks %ld\n", atomic_long_read(&vc_counters.fallbacks));
-	seq_printf(m, "bad_frees %ld\n", atomic_long_read(&vc_counters.bad_frees));
+	seq_printf(m, "fallbacks %ld\n", sum.fallbacks);
+	seq_printf(m, "bad_frees %ld\n", sum.bad_frees);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(vc_stats);

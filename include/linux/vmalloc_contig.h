@@ -8,7 +8,8 @@
 #define _LINUX_VMALLOC_CONTIG_H
 
 #include <linux/alloc_tag.h>
-#include <linux/gfp_types.h>
+#include <linux/gfp.h>
+#include <linux/limits.h>
 #include <linux/numa.h>
 #include <linux/pgtable.h>
 #include <linux/types.h>
@@ -30,13 +31,15 @@ enum vmalloc_contig_kind {
 
 void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 	__alloc_size(1);
+void vfree_contig(const void *addr);
+enum vmalloc_contig_kind vmalloc_contig_kind(const void *addr);
+
+/* For mm and architecture code: not exported. */
 void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 				  unsigned long start, unsigned long end,
 				  gfp_t gfp, pgprot_t prot,
 				  unsigned long vm_flags, int node,
 				  const void *caller) __alloc_size(1);
-enum vmalloc_contig_kind vfree_contig(const void *addr);
-enum vmalloc_contig_kind vmalloc_contig_kind(const void *addr);
 bool vmalloc_contig_enabled(void);
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -49,9 +52,13 @@ void vmalloc_contig_bad_gfp(gfp_t gfp);
 
 #else /* !CONFIG_VMALLOC_CONTIG: everything is vmalloc */
 
+/* The same refusals as the real thing; no mask vmalloc cannot honour. */
 static inline void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp,
 					       int node)
 {
+	if (!size || size > INT_MAX || !gfpflags_allow_blocking(gfp) ||
+	    (gfp & __GFP_COMP))
+		return NULL;
 	return __vmalloc_node_noprof(size, 1, gfp, node,
 				     __builtin_return_address(0));
 }
@@ -68,15 +75,15 @@ static inline void *vmalloc_contig_range_noprof(unsigned long size,
 					   vm_flags, node, caller);
 }
 
-static inline enum vmalloc_contig_kind vfree_contig(const void *addr)
+static inline void vfree_contig(const void *addr)
 {
 	vfree(addr);
-	return addr ? VMALLOC_CONTIG_VMALLOC : VMALLOC_CONTIG_NONE;
 }
 
 static inline enum vmalloc_contig_kind vmalloc_contig_kind(const void *addr)
 {
-	return addr ? VMALLOC_CONTIG_VMALLOC : VMALLOC_CONTIG_NONE;
+	return is_vmalloc_addr(addr) ? VMALLOC_CONTIG_VMALLOC :
+				       VMALLOC_CONTIG_NONE;
 }
 
 static inline bool vmalloc_contig_enabled(void)

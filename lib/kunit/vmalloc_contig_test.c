@@ -6,6 +6,8 @@
 
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <linux/delay.h>
+#include <linux/irq_work.h>
 #include <linux/mm.h>
 #include <linux/pgtable.h>
 #include <linux/rcupdate.h>
@@ -31,6 +33,8 @@ static const struct vc_size_case vc_size_cases[] = {
 	{ "PAGE_SIZE", PAGE_SIZE, true },
 	{ "PAGE_SIZE+1", PAGE_SIZE + 1, true },
 	{ "64K", SZ_64K, true },
+	{ "64K+4K", SZ_64K + SZ_4K, true },
+	{ "2M-4K", SZ_2M - SZ_4K, true },
 	{ "2M-1", SZ_2M - 1, true },
 	{ "2M", SZ_2M, true },
 	{ "2M+1", SZ_2M + 1, true },
@@ -93,8 +97,7 @@ static void vc_sizes(struct kunit *test)
 	/* The whole size is usable. */
 	memset(p, 0x5a, c->size);
 	KUNIT_EXPECT_EQ(test, p[c->size - 1], 0x5a);
-	KUNIT_EXPECT_EQ(test, vfree_contig(p), kind);
-	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_NONE);
+	vfree_contig(p);
 }
 
 static void vc_forced_fallback(struct kunit *test)
@@ -107,7 +110,7 @@ static void vc_forced_fallback(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_EXPECT_TRUE(test, is_vmalloc_addr(p));
 	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_VMALLOC);
-	KUNIT_EXPECT_EQ(test, vfree_contig(p), VMALLOC_CONTIG_VMALLOC);
+	vfree_contig(p);
 }
 
 /* vmalloc cannot honour a non-blocking mask: no fallback then. */
@@ -125,10 +128,13 @@ static void vc_nowait_no_fallback(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, vmalloc_contig(SZ_16K, GFP_NOWAIT));
 }
 
-static void vc_expect_zeroed(struct kunit *test, bool contig)
+/*
+ * A power-of-two size is one block, freed whole, so the next allocation
+ * likely reuses it; any other size zeroes only its run, not the block.
+ */
+static void vc_expect_zeroed(struct kunit *test, bool contig,
+			     unsigned long size)
 {
-	/* One block: freed whole, so the next allocation likely reuses it. */
-	const unsigned long size = SZ_256K;
 	u8 *p;
 
 	/* Dirty memory first so that zeroing is what makes it zero. */
@@ -147,14 +153,16 @@ static void vc_expect_zeroed(struct kunit *test, bool contig)
 
 static void vc_zero_contig(struct kunit *test)
 {
-	vc_expect_zeroed(test, true);
+	vc_expect_zeroed(test, true, SZ_256K);
+	vc_expect_zeroed(test, true, SZ_64K + SZ_4K);
 }
 
 static void vc_zero_fallback(struct kunit *test)
 {
 	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
 				   vc_no_pages);
-	vc_expect_zeroed(test, false);
+	vc_expect_zeroed(test, false, SZ_256K);
+	vc_expect_zeroed(test, false, SZ_64K + SZ_4K);
 }
 
 /*
@@ -188,7 +196,8 @@ static void vc_bad_input(struct kunit *test)
 						     PAGE_KERNEL, 0,
 						     NUMA_NO_NODE, NULL));
 	/* More than vmalloc would take: NULL, and no warning. */
-	KUNIT_EXPECT_NULL(test, vmalloc_contig(1UL << 40, GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, vmalloc_contig((unsigned long)INT_MAX + 1,
+					       GFP_KERNEL));
 	KUNIT_EXPECT_EQ(test, vc_bad_gfps, 0);
 
 	KUNIT_EXPECT_NULL(test, vmalloc_contig(SZ_64K, GFP_KERNEL | __GFP_COMP));
@@ -204,14 +213,14 @@ static void vc_free_null(struct kunit *test)
 	vc_bad_frees = 0;
 	kunit_activate_static_stub(test, vmalloc_contig_bad_free,
 				   vc_count_bad_free);
-	KUNIT_EXPECT_EQ(test, vfree_contig(NULL), VMALLOC_CONTIG_NONE);
+	vfree_contig(NULL);
 	KUNIT_EXPECT_EQ(test, vc_bad_frees, 0);
 }
 
 /* Foreign pointers are reported once each and left alone. */
 static void vc_free_foreign(struct kunit *test)
 {
-	u8 *kmem, *vmem, *mine;
+	u8 *kmem, *vmem, *mine, *page;
 
 	vc_bad_frees = 0;
 	kunit_activate_static_stub(test, vmalloc_contig_bad_free,
@@ -220,26 +229,84 @@ static void vc_free_foreign(struct kunit *test)
 	kmem = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	vmem = vmalloc(SZ_64K);
 	mine = vmalloc_contig(SZ_64K, GFP_KERNEL);
+	page = (u8 *)__get_free_page(GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, kmem);
 	KUNIT_ASSERT_NOT_NULL(test, vmem);
 	KUNIT_ASSERT_NOT_NULL(test, mine);
+	KUNIT_ASSERT_NOT_NULL(test, page);
 
-	KUNIT_EXPECT_EQ(test, vfree_contig(kmem), VMALLOC_CONTIG_NONE);
-	KUNIT_EXPECT_EQ(test, vfree_contig(vmem), VMALLOC_CONTIG_NONE);
-	KUNIT_EXPECT_EQ(test, vfree_contig(mine + PAGE_SIZE),
+	vfree_contig(kmem);
+	vfree_contig(vmem);
+	vfree_contig(mine + PAGE_SIZE);
+	vfree_contig(mine + 8);
+	vfree_contig(page);
+	KUNIT_EXPECT_EQ(test, vc_bad_frees, 5);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(kmem), VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(vmem), VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(mine + PAGE_SIZE),
 			VMALLOC_CONTIG_NONE);
-	KUNIT_EXPECT_EQ(test, vfree_contig(mine + 8), VMALLOC_CONTIG_NONE);
-	KUNIT_EXPECT_EQ(test, vc_bad_frees, 4);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(page), VMALLOC_CONTIG_NONE);
 
 	/* Nothing was freed: all of it is still usable. */
 	memset(kmem, 1, PAGE_SIZE);
 	memset(vmem, 2, SZ_64K);
 	memset(mine, 3, SZ_64K);
+	memset(page, 4, PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(mine), VMALLOC_CONTIG_PAGES);
 	kfree(kmem);
 	vfree(vmem);
-	KUNIT_EXPECT_EQ(test, vfree_contig(mine), VMALLOC_CONTIG_PAGES);
-	KUNIT_EXPECT_EQ(test, vc_bad_frees, 4);
+	free_page((unsigned long)page);
+	vfree_contig(mine);
+	KUNIT_EXPECT_EQ(test, vc_bad_frees, 5);
+}
+
+struct vc_irq_free {
+	struct irq_work work;
+	void *contig, *vmem;
+};
+
+static void vc_irq_free_fn(struct irq_work *work)
+{
+	struct vc_irq_free *f = container_of(work, struct vc_irq_free, work);
+
+	vfree_contig(f->contig);
+	vfree_contig(f->vmem);
+}
+
+/*
+ * Frees from hard interrupt context: a run at once, a vmalloc address by a
+ * work item later (its vm area lookup takes a lock that is not irq-safe;
+ * lockdep reports it if that is done here).
+ */
+static void vc_free_in_irq(struct kunit *test)
+{
+	struct vc_irq_free f = { .work = IRQ_WORK_INIT_HARD(vc_irq_free_fn) };
+	int i;
+
+	vc_bad_frees = 0;
+	kunit_activate_static_stub(test, vmalloc_contig_bad_free,
+				   vc_count_bad_free);
+	f.contig = vmalloc_contig(SZ_64K + SZ_4K, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f.contig);
+	KUNIT_ASSERT_EQ(test, vmalloc_contig_kind(f.contig),
+			VMALLOC_CONTIG_PAGES);
+	kunit_activate_static_stub(test, vmalloc_contig_alloc_pages,
+				   vc_no_pages);
+	f.vmem = vmalloc_contig(SZ_64K, GFP_KERNEL);
+	kunit_deactivate_static_stub(test, vmalloc_contig_alloc_pages);
+	if (!f.vmem)
+		vfree_contig(f.contig);
+	KUNIT_ASSERT_NOT_NULL(test, f.vmem);
+	KUNIT_ASSERT_EQ(test, vmalloc_contig_kind(f.vmem),
+			VMALLOC_CONTIG_VMALLOC);
+
+	irq_work_queue(&f.work);
+	irq_work_sync(&f.work);
+	/* The deferred free removes the vm area within a second. */
+	for (i = 0; i < 50 && vmalloc_contig_kind(f.vmem); i++)
+		msleep(20);
+	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(f.vmem), VMALLOC_CONTIG_NONE);
+	KUNIT_EXPECT_EQ(test, vc_bad_frees, 0);
 }
 
 #define VC_CYCLES	512
@@ -304,6 +371,7 @@ static void vc_expect_no_loss(struct kunit *test,
 static void vc_cycles_contig(struct kunit *test)
 {
 	vc_expect_no_loss(test, vc_alloc_direct, SZ_1M + PAGE_SIZE);
+	vc_expect_no_loss(test, vc_alloc_direct, SZ_2M - PAGE_SIZE);
 	vc_expect_no_loss(test, vc_alloc_direct, SZ_1M);
 }
 
@@ -425,7 +493,7 @@ static void vc_range(struct kunit *test)
 	KUNIT_EXPECT_EQ(test,
 			*(u8 *)page_address(vmalloc_to_page(p + c->size - 1)),
 			0x3c);
-	KUNIT_EXPECT_EQ(test, vfree_contig(p), VMALLOC_CONTIG_PAGES);
+	vfree_contig(p);
 }
 
 /*
@@ -468,7 +536,7 @@ static void vc_range_fallback(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)p, PMD_SIZE));
 	KUNIT_EXPECT_EQ(test, vmalloc_contig_kind(p), VMALLOC_CONTIG_VMALLOC);
-	KUNIT_EXPECT_EQ(test, vfree_contig(p), VMALLOC_CONTIG_VMALLOC);
+	vfree_contig(p);
 }
 
 static int vc_test_init(struct kunit *test)
@@ -487,6 +555,7 @@ static struct kunit_case vmalloc_contig_cases[] = {
 	KUNIT_CASE(vc_free_null),
 	KUNIT_CASE(vc_bad_input),
 	KUNIT_CASE(vc_free_foreign),
+	KUNIT_CASE(vc_free_in_irq),
 	KUNIT_CASE(vc_cycles_contig),
 	KUNIT_CASE(vc_cycles_fallback),
 	KUNIT_CASE(vc_cycles_range),
