@@ -47,6 +47,9 @@ ICOUNT = ("-icount", "shift=0,sleep=off")
 BENCH_DATA = BUILD / "bench-data"
 FS_IMAGE_MB = 64
 PERF_SIZES = (4096, 16384, 65536, 262144, 1 << 20, 2 << 20, 4 << 20)
+# Sizes that are not a power of two, as module images and most buffers are:
+# 64K+4K, 256K+4K, 1M+4K, 2M-4K.
+PERF_ODD_SIZES = (69632, 266240, 1052672, 2093056)
 ALLOCATORS = ("vmalloc_contig", "vmalloc", "kvmalloc")
 PMD = 2 << 20
 
@@ -285,32 +288,38 @@ def boot_mode(mode, reps, mark, plugin=None, reuse=False):
 
 
 def boot_perf(reuse=False):
-    """The kselftest performance preset on our kernel, once."""
+    """The kselftest performance preset on our kernel, once: latencies and
+    bytes held, as alloc_perf() returns them."""
     ktap = BENCH_OUT / "perf" / "perf.ktap"
     if reuse and ktap.exists():
         log(f"reusing {ktap}")
-        return alloc_latency(ktap.read_text())
+        return alloc_perf(ktap.read_text())
     ktap.unlink(missing_ok=True)
     res = guest.boot(CONFIG, "perf", APPEND, name="bench/perf",
                      extra=_clock_args(CONFIG))
     _check_boot(res, "bench perf")
-    return alloc_latency(res.files.get("perf.ktap", ""))
+    return alloc_perf(res.files.get("perf.ktap", ""))
 
 
-_PERF = re.compile(r"perf: (\w+) (\d+) (\d+)")
+_PERF = re.compile(r"perf: (\w+) (\d+) (\d+) (\d+)")
 
 
-def alloc_latency(text):
-    """{allocator: {"bytes": ns}} of the preset's "perf: A BYTES NS" lines."""
-    out = {a: {} for a in ALLOCATORS}
-    for a, size, ns in _PERF.findall(text):
-        if a in out and int(size) in PERF_SIZES:
-            out[a][size] = int(ns)
-    missing = [f"{a} {s}" for a in ALLOCATORS for s in PERF_SIZES
-               if str(s) not in out[a]]
+def alloc_perf(text):
+    """({allocator: {"bytes": ns}}, {allocator: {"bytes": bytes held}}) of
+    the preset's "perf: A BYTES NS HELD" lines; WbError if a size is
+    missing."""
+    lat = {a: {} for a in ALLOCATORS}
+    held = {a: {} for a in ALLOCATORS}
+    sizes = PERF_SIZES + PERF_ODD_SIZES
+    for a, size, ns, h in _PERF.findall(text):
+        if a in lat and int(size) in sizes:
+            lat[a][size] = int(ns)
+            held[a][size] = int(h)
+    missing = [f"{a} {s}" for a in ALLOCATORS for s in sizes
+               if str(s) not in lat[a]]
     if missing:
         raise WbError(f"perf preset did not report: {', '.join(missing)}")
-    return out
+    return lat, held
 
 
 # ---- per-mode metrics -------------------------------------------------------
@@ -505,12 +514,29 @@ def goals(b):
                for s in PERF_SIZES[2:6])
     out.append(("vmalloc_contig >= 2x faster than vmalloc, 64K-2M", fast,
                 ", ".join(slow)))
+    odd = [str(s) for s in PERF_ODD_SIZES]
+    out.append(("vmalloc_contig >= 2x faster than vmalloc, 64K+4K-2M-4K",
+                all(lat["vmalloc"][s] >= 2 * lat["vmalloc_contig"][s]
+                    for s in odd),
+                ", ".join(f"{_kib(s)} "
+                          f"{lat['vmalloc'][s] / lat['vmalloc_contig'][s]:.1f}x"
+                          for s in odd)))
+    out.append(("vmalloc_contig never slower than kvmalloc, 64K+4K-2M-4K",
+                all(lat["vmalloc_contig"][s] <= lat["kvmalloc"][s]
+                    for s in odd),
+                ", ".join(f"{_kib(s)} {lat['vmalloc_contig'][s]} vs "
+                          f"{lat['kvmalloc'][s]} ns" for s in odd)))
     if "itlb" in on and "itlb" in modes["vanilla"]:
         v, o = modes["vanilla"]["itlb"]["misses"], on["itlb"]["misses"]
         red = 100.0 * (v - o) / v if v else 0.0
         out.append(("iTLB misses >= 80% fewer on the workload", red >= 80,
                     f"{v} -> {o} ({red:.1f}% fewer)"))
     return out
+
+
+def _kib(size):
+    """64K, 68K, 2044K: a size in KiB as the tables show it."""
+    return f"{int(size) >> 10}K"
 
 
 def markdown(b, command):
@@ -574,10 +600,19 @@ def markdown(b, command):
            "performance preset, our kernel)", "",
            "| size | vmalloc_contig | vmalloc | kvmalloc | vmalloc / "
            "vmalloc_contig |", "| ---: | ---: | ---: | ---: | ---: |"]
-    for s in map(str, PERF_SIZES):
-        md.append(f"| {int(s) >> 10}K | {lat['vmalloc_contig'][s]} | "
+    for s in map(str, PERF_SIZES + PERF_ODD_SIZES):
+        md.append(f"| {_kib(s)} | {lat['vmalloc_contig'][s]} | "
                   f"{lat['vmalloc'][s]} | {lat['kvmalloc'][s]} | "
                   f"{lat['vmalloc'][s] / lat['vmalloc_contig'][s]:.1f}x |")
+    held = b.get("alloc_held_bytes")
+    if held:
+        md += ["", "## bytes held per allocation (the allocators' own "
+               "sizes: slab's block, the run's or vmalloc's pages)", "",
+               "| size | vmalloc_contig | vmalloc | kvmalloc |",
+               "| ---: | ---: | ---: | ---: |"]
+        for s in map(str, PERF_SIZES + PERF_ODD_SIZES):
+            md.append(f"| {_kib(s)} | {held['vmalloc_contig'][s]} | "
+                      f"{held['vmalloc'][s]} | {held['kvmalloc'][s]} |")
     md += ["", "## Goals", "", "| goal | met | measured |",
            "| --- | --- | --- |"]
     md += [f"| {g} | {'yes' if ok else '**NO**'} | {d} |"
@@ -610,10 +645,11 @@ def run_bench(reps, workload=True, reuse=False):
     if modes["off"]["bzimage_sha256"] != modes["on"]["bzimage_sha256"]:
         raise WbError(f"{build.bzimage(CONFIG)} changed between the off and "
                       f"on boots (another build): run the bench again")
+    lat, held = boot_perf(reuse)
     return {"repetitions": reps, "modes": modes,
             "clock": " ".join(_clock_args(CONFIG)) or
             f"{guest.accel(CONFIG)} wall clock",
-            "alloc_latency_ns": boot_perf(reuse)}
+            "alloc_latency_ns": lat, "alloc_held_bytes": held}
 
 
 def write(b, command):

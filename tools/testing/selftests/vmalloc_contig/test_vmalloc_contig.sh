@@ -11,7 +11,7 @@
 #   fail_page_alloc failing half of the page allocations of 64K and more, so
 #   that the vmalloc fallback carries part of the load.
 # performance: alloc+free latency per size for vmalloc_contig, vmalloc and
-#   kvmalloc, printed as "# perf: <allocator> <bytes> <ns>".
+#   kvmalloc, printed as "# perf: <allocator> <bytes> <ns> <bytes held>".
 
 DIR=$(dirname "$0")
 . "$DIR/../kselftest/ktap_helpers.sh"
@@ -50,6 +50,11 @@ run()
 	elif ! rmmod "$DRIVER"; then
 		ktap_test_fail "$name (rmmod $DRIVER)"
 	else
+		# Its counts and its allocation rate per thread.
+		dmesg | sed -n "s/.*$DRIVER: \(stress: .*\)/\1/p" | tail -n 2 |
+		while read -r line; do
+			ktap_print_msg "$line"
+		done
 		ktap_test_pass "$name"
 	fi
 }
@@ -139,8 +144,9 @@ performance()
 	esac
 	dmesg -c > /dev/null
 	if modprobe "$DRIVER" mode=perf && rmmod "$DRIVER"; then
-		pat=".*$DRIVER: perf: \([a-z_]*\) \([0-9]*\) bytes: \([0-9]*\) ns.*"
-		dmesg | sed -n "s/$pat/perf: \1 \2 \3/p" |
+		pat=".*$DRIVER: perf: \([a-z_]*\) \([0-9]*\) bytes: "
+		pat="$pat\([0-9]*\) ns.*, \([0-9]*\) bytes held"
+		dmesg | sed -n "s/$pat/perf: \1 \2 \3 \4/p" |
 		while read -r line; do
 			ktap_print_msg "$line"
 		done
