@@ -5,23 +5,26 @@
  * Large buffers that are only ever touched through the kernel's own mapping
  * (module images, firmware, tables) do not need vmalloc's 4K pages: an exact
  * run of contiguous pages from the buddy allocator is used through the direct
- * map, costs no page tables and no vmap area, and for the range variant can
- * be mapped with PMDs.  When no such run is available the request is served
- * by vmalloc, as it would have been without this API.
+ * map and costs no page tables and no vmap area. The range variant, for
+ * memory that must live in a virtual window, asks vmalloc for 2M pages
+ * mapped by PMDs. When neither is available the request is served by
+ * vmalloc, as it would have been without this API.
  *
  * vfree_contig() needs no size: a contiguous run is known by its head page,
  * which has the contig_run page type and the run's length in page->private,
  * and a vmalloc address by its vm area, which carries VM_CONTIG. Either way
- * a pointer this API did not hand out is refused, and no record, table or
- * lock of this file is shared between CPUs: a run costs no lookup at all, a
- * vmalloc address the lookup vfree() makes anyway (under the lock of its
- * vmap node).
+ * a pointer this API did not hand out is refused. The API keeps no record or
+ * table and takes no lock of its own: a run costs no lookup at all, a
+ * vmalloc address one vm area lookup (under the lock of its vmap node).
+ *
+ * The pages of a run are not split into order-0 pages: like those of
+ * alloc_pages() without split_page(), they must not be mapped to user space
+ * or have references taken on them one by one.
  */
 
 #include <linux/debugfs.h>
 #include <linux/gfp.h>
 #include <linux/init.h>
-#include <linux/kasan.h>
 #include <linux/highmem.h>
 #include <linux/kmemleak.h>
 #include <linux/kmsan.h>
@@ -29,7 +32,6 @@
 #include <linux/mm.h>
 #include <linux/page-flags.h>
 #include <linux/percpu.h>
-#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
@@ -158,42 +160,27 @@ static void vc_free_blocks(struct page *page, unsigned long nr)
 	}
 }
 
-/* Make each block of the run order-0 pages, as vfree() frees them. */
-static void vc_split_blocks(struct page *page, unsigned long nr)
-{
-	while (nr) {
-		unsigned int order = __fls(nr);
-
-		split_page(page, order);
-		page += 1UL << order;
-		nr -= 1UL << order;
-	}
-}
-
 /**
  * vmalloc_contig_alloc_pages - the contiguous attempt, at the direct map
  * @size: bytes
  * @gfp: caller's GFP flags
  * @node: preferred node or %NUMA_NO_NODE
- * @split: return order-0 pages
  *
- * Without @split, the run is left as aligned power-of-two blocks (see
- * vc_trim_block()) for vc_free_blocks(). Visible to KUnit so that the suite
- * can force the fallback.
+ * The run is left as aligned power-of-two blocks (see vc_trim_block()) for
+ * vc_free_blocks(). Visible to KUnit so that the suite can force the
+ * fallback.
  *
  * Return: direct-map address of PAGE_ALIGN(@size) bytes, or %NULL.
  */
 VISIBLE_IF_KUNIT void *vmalloc_contig_alloc_pages(unsigned long size,
-						  gfp_t gfp, int node,
-						  bool split)
+						  gfp_t gfp, int node)
 {
 	unsigned long nr = PAGE_ALIGN(size) >> PAGE_SHIFT, i;
 	unsigned int order = get_order(size);
 	bool zero = false;
 	struct page *page;
 
-	KUNIT_STATIC_STUB_REDIRECT(vmalloc_contig_alloc_pages, size, gfp, node,
-				   split);
+	KUNIT_STATIC_STUB_REDIRECT(vmalloc_contig_alloc_pages, size, gfp, node);
 
 	if (order > MAX_PAGE_ORDER)
 		return NULL;
@@ -219,8 +206,6 @@ VISIBLE_IF_KUNIT void *vmalloc_contig_alloc_pages(unsigned long size,
 	}
 	if (zero)
 		kmsan_unpoison_memory(page_address(page), nr << PAGE_SHIFT);
-	if (split)
-		vc_split_blocks(page, nr);
 	return page_address(page);
 }
 
@@ -298,8 +283,7 @@ static struct vm_struct *vc_area(const void *addr)
 
 static enum vc_backing vc_area_backing(const struct vm_struct *area)
 {
-	/* Only a mapped run gives vfree() its pages to put. */
-	return area->flags & VM_MAP_PUT_PAGES ? VC_MAPPED : VC_VMALLOC;
+	return area->flags & VM_REQUIRE_HUGE_VMAP ? VC_MAPPED : VC_VMALLOC;
 }
 
 /* kvmalloc's rules for the vmalloc fallback. */
@@ -367,7 +351,7 @@ void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 	}
 	/* Off, still contiguous where vmalloc cannot serve the mask. */
 	if (vc_enabled || !gfpflags_allow_blocking(gfp)) {
-		addr = vmalloc_contig_alloc_pages(size, gfp, node, false);
+		addr = vmalloc_contig_alloc_pages(size, gfp, node);
 		if (addr) {
 			vc_mark_run(addr, PAGE_ALIGN(size) >> PAGE_SHIFT);
 			kmemleak_alloc(addr, size, 1, gfp);
@@ -384,126 +368,26 @@ void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp, int node)
 }
 EXPORT_SYMBOL_GPL(vmalloc_contig_node_noprof);
 
-/*
- * PMDs map the run only if the caller allows huge mappings, as for
- * vmalloc(), and the run is whole 2M pages: a vm area has one page order.
- */
-static bool vc_map_huge(struct page *first, unsigned long nr, pgprot_t prot,
-			unsigned long vm_flags)
-{
-	return IS_ENABLED(CONFIG_HAVE_ARCH_HUGE_VMALLOC) &&
-	       (vm_flags & VM_ALLOW_HUGE_VMAP) && vmap_huge_allowed() &&
-	       arch_vmap_pmd_supported(prot) && IS_ALIGNED(nr, PTRS_PER_PMD) &&
-	       IS_ALIGNED(page_to_pfn(first), PTRS_PER_PMD);
-}
-
-/*
- * Map the contiguous run at @addr (direct map) into a vm area. A failure
- * only costs the fallback: no warning, no __GFP_NOFAIL for the bookkeeping.
- */
-static void *vc_map_range(void *addr, unsigned long size, unsigned long align,
-			  unsigned long start, unsigned long end, gfp_t gfp,
-			  pgprot_t prot, unsigned long vm_flags, int node,
-			  const void *caller)
-{
-	unsigned long nr = PAGE_ALIGN(size) >> PAGE_SHIFT;
-	kasan_vmalloc_flags_t kasan_flags = KASAN_VMALLOC_NONE;
-	gfp_t meta_gfp = (gfp | __GFP_NOWARN) & ~__GFP_NOFAIL;
-	struct page *first = virt_to_page(addr);
-	unsigned int shift = PAGE_SHIFT;
-	struct vm_struct *area;
-	struct page **pages;
-	unsigned int flags = 0;
-	unsigned long i;
-	int err;
-
-	if (vc_map_huge(first, nr, prot, vm_flags)) {
-		shift = PMD_SHIFT;
-		align = max(align, PMD_SIZE);
-	}
-
-	pages = kvmalloc_array_node_noprof(nr, sizeof(*pages),
-					   meta_gfp & GFP_RECLAIM_MASK, node);
-	if (!pages)
-		return NULL;
-	for (i = 0; i < nr; i++)
-		pages[i] = first + i;
-
-	/*
-	 * VM_MAP_PUT_PAGES: vfree() frees the pages and the array, and does
-	 * not undo vmalloc's accounting we never did; it also tells
-	 * vfree_contig() a mapped run from the fallback.
-	 */
-	area = __get_vm_area_node(size, align, PAGE_SHIFT,
-				  VM_ALLOC | VM_UNINITIALIZED | VM_MAP_PUT_PAGES |
-				  VM_CONTIG | vm_flags, start, end, node,
-				  meta_gfp, caller);
-	if (!area) {
-		kvfree(pages);
-		return NULL;
-	}
-	area->pages = pages;
-	area->nr_pages = nr;
-	if (shift != PAGE_SHIFT)
-		set_vm_area_page_order(area, shift - PAGE_SHIFT);
-
-	/* Page tables are allocated with GFP_KERNEL: scope the caller's mask. */
-	if ((gfp & (__GFP_FS | __GFP_IO)) == __GFP_IO)
-		flags = memalloc_nofs_save();
-	else if (!(gfp & (__GFP_FS | __GFP_IO)))
-		flags = memalloc_noio_save();
-	err = vmap_pages_range_noflush((unsigned long)area->addr,
-				       (unsigned long)area->addr +
-				       (nr << PAGE_SHIFT), prot, pages, shift);
-	if ((gfp & (__GFP_FS | __GFP_IO)) == __GFP_IO)
-		memalloc_nofs_restore(flags);
-	else if (!(gfp & (__GFP_FS | __GFP_IO)))
-		memalloc_noio_restore(flags);
-	flush_cache_vmap((unsigned long)area->addr,
-			 (unsigned long)area->addr + (nr << PAGE_SHIFT));
-	if (err) {
-		/* The pages stay the caller's until we return success. */
-		free_vm_area(area);
-		kvfree(pages);
-		return NULL;
-	}
-
-	/*
-	 * As for vmap()ed pages: the page allocator tagged them already, so
-	 * the tag-based modes hand out the address untagged.
-	 */
-	if (pgprot_val(prot) == pgprot_val(PAGE_KERNEL))
-		kasan_flags |= KASAN_VMALLOC_PROT_NORMAL;
-	area->addr = kasan_unpoison_vmalloc(area->addr, size, kasan_flags);
-
-	/* Pairs with smp_rmb() in vread_iter() and vmalloc_info_show(). */
-	smp_wmb();
-	area->flags &= ~VM_UNINITIALIZED;
-	if (!(vm_flags & VM_DEFER_KMEMLEAK))
-		kmemleak_vmalloc(area, size, gfp);
-	return area->addr;
-}
-
 /**
- * vmalloc_contig_range - contiguous pages mapped in a virtual window
+ * vmalloc_contig_range - memory in a virtual window, in PMD-mapped pages
  * @size: bytes to allocate
  * @align: alignment of the virtual address
  * @start: lowest address of the window
  * @end: end of the window (exclusive)
- * @gfp: GFP flags, as for vmalloc_contig_node() but blocking: the vm area
- *	and the page tables are allocated with GFP_KERNEL
+ * @gfp: GFP flags for vmalloc (blocking)
  * @prot: protection of the mapping
  * @vm_flags: VM_* flags for the vm area
- * @node: preferred node, or %NUMA_NO_NODE
+ * @node: node of the pages, or %NUMA_NO_NODE for the local one
  * @caller: caller's return address, for /proc/vmallocinfo
  *
- * Like __vmalloc_node_range(), but first maps an exact run of physically
- * contiguous pages inside [@start, @end). With %VM_ALLOW_HUGE_VMAP in
- * @vm_flags, a run of whole 2M pages is mapped by PMDs where the
- * architecture supports them for @prot (the address is then aligned to
- * PMD_SIZE); otherwise by PTEs. Falls back to __vmalloc_node_range() with
- * the caller's arguments. For mm and architecture code (the x86 module
- * memory backend): not exported.
+ * Like __vmalloc_node_range(), but with %VM_ALLOW_HUGE_VMAP in @vm_flags
+ * and a multiple of PMD_SIZE it first asks vmalloc for PMD mappings only
+ * (%VM_REQUIRE_HUGE_VMAP), of physically contiguous 2M pages from @node:
+ * one light attempt (%__GFP_NORETRY) for each, no warning. Otherwise, or
+ * when that fails, it is __vmalloc_node_range() with the caller's
+ * arguments; unless the caller passed %VM_REQUIRE_HUGE_VMAP too, and then
+ * it fails. For mm and architecture code (the x86 module memory backend):
+ * not exported.
  *
  * Context: process context, may sleep.
  * Return: the address, to be freed with vfree_contig(), or %NULL.
@@ -514,7 +398,9 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 				  unsigned long vm_flags, int node,
 				  const void *caller)
 {
-	void *pages, *addr;
+	gfp_t huge_gfp = (gfp | __GFP_NOWARN) & ~__GFP_NOFAIL;
+	bool huge_only = vm_flags & VM_REQUIRE_HUGE_VMAP;
+	void *addr;
 
 	if (!size)
 		return NULL;
@@ -525,21 +411,28 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 	if (size > INT_MAX)
 		return NULL;
 	/* Ours: they tell vfree_contig() what backs the area. */
-	vm_flags &= ~(VM_MAP_PUT_PAGES | VM_CONTIG);
-	if (vc_enabled) {
-		/* vfree() frees the pages of a vm area one by one: split. */
-		pages = vmalloc_contig_alloc_pages(size, gfp, node, true);
-		if (pages) {
-			addr = vc_map_range(pages, size, align, start, end,
-					    gfp, prot, vm_flags, node, caller);
-			if (addr) {
-				vc_count(VC_MAPPED,
-					 PAGE_ALIGN(size) >> PAGE_SHIFT);
-				return addr;
-			}
-			free_pages_exact(pages, size);
+	vm_flags &= ~(VM_REQUIRE_HUGE_VMAP | VM_CONTIG);
+	if (vc_enabled && (vm_flags & VM_ALLOW_HUGE_VMAP) &&
+	    IS_ALIGNED(size, PMD_SIZE)) {
+		/* The page allocator takes it for the 2M pages only. */
+		if (!(gfp & __GFP_RETRY_MAYFAIL))
+			huge_gfp |= __GFP_NORETRY;
+		addr = __vmalloc_node_range_noprof(size, align, start, end,
+						   huge_gfp, prot,
+						   vm_flags | VM_CONTIG |
+						   VM_REQUIRE_HUGE_VMAP,
+						   node == NUMA_NO_NODE ?
+						   numa_node_id() : node,
+						   caller);
+		if (addr) {
+			vc_count(VC_MAPPED, size >> PAGE_SHIFT);
+			return addr;
 		}
+		if (huge_only)
+			return NULL;
 		this_cpu_inc(vc_counts.fallbacks);
+	} else if (huge_only) {
+		return NULL;
 	}
 	return vc_vmalloc(size, align, start, end, gfp, prot, vm_flags, node,
 			  caller);
@@ -552,7 +445,7 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
  * @addr must be owned by the caller (not freed meanwhile).
  *
  * Context: a vmalloc address is looked up under a lock that is not irq-safe:
- * process context, as for find_vm_area(); a contiguous run, any context.
+ * task context, as for find_vm_area(); a contiguous run, any context.
  * Return: %VMALLOC_CONTIG_PAGES, %VMALLOC_CONTIG_VMALLOC, or
  * %VMALLOC_CONTIG_NONE if @addr is not an allocation of this API.
  */
@@ -563,7 +456,7 @@ enum vmalloc_contig_kind vmalloc_contig_kind(const void *addr)
 	if (!addr)
 		return VMALLOC_CONTIG_NONE;
 	if (is_vmalloc_or_module_addr(addr)) {
-		if (WARN_ON_ONCE(in_interrupt()))
+		if (WARN_ON_ONCE(!in_task()))
 			return VMALLOC_CONTIG_NONE;
 		area = vc_area(addr);
 		if (!area)
@@ -581,21 +474,42 @@ static void vc_bad_free(const void *addr)
 	vmalloc_contig_bad_free(addr);
 }
 
+/* Give a claimed run back: its blocks, its counters. */
+static void vc_free_run(struct page *page)
+{
+	unsigned long nr = page_private(page);
+
+	set_page_private(page, 0);
+	kmemleak_free(page_address(page));
+	vc_free_blocks(page, nr);
+	vc_uncount(VC_DIRECT, nr);
+}
+
 /*
- * vmalloc addresses freed from interrupt context wait here, linked through
- * their own memory as vfree_atomic() does, for the work that frees them: the
- * vm area lookup takes a lock that is not irq-safe.
+ * What is freed from interrupt context waits here, linked through its own
+ * memory as vfree_atomic() does, for a work item: vmalloc addresses, whose
+ * vm area lookup takes a lock that is not irq-safe, and runs, claimed
+ * already, as the page allocator's locks may sleep on PREEMPT_RT.
  */
 static void vc_free_deferred(struct work_struct *work);
-static LLIST_HEAD(vc_deferred);
+static LLIST_HEAD(vc_deferred_vmalloc);
+static LLIST_HEAD(vc_deferred_runs);
 static DECLARE_WORK(vc_deferred_work, vc_free_deferred);
 
 static void vc_free_deferred(struct work_struct *work)
 {
 	struct llist_node *node, *next;
 
-	llist_for_each_safe(node, next, llist_del_all(&vc_deferred))
+	llist_for_each_safe(node, next, llist_del_all(&vc_deferred_vmalloc))
 		vfree_contig(node);
+	llist_for_each_safe(node, next, llist_del_all(&vc_deferred_runs))
+		vc_free_run(virt_to_page(node));
+}
+
+static void vc_defer(const void *addr, struct llist_head *list)
+{
+	if (llist_add((struct llist_node *)addr, list))
+		schedule_work(&vc_deferred_work);
 }
 
 /**
@@ -609,23 +523,23 @@ static void vc_free_deferred(struct work_struct *work)
  * reported with one warning and not freed. Use vmalloc_contig_kind() first
  * to know which backend served @addr.
  *
- * Context: as vfree(): may sleep, except in interrupt context, where a
- * vmalloc address is freed later by a work item (its first word links it
- * in, and the check of @addr is made then). A contiguous run is freed at
- * once in any context but NMI.
+ * Context: as vfree(): may sleep, except in interrupt context, where the
+ * memory is freed later by a work item. A run is checked (and claimed) at
+ * once; a vmalloc address only when the work runs, after its first word has
+ * linked it in, as vfree() does in interrupt context: there, only pass what
+ * this API handed out.
  */
 void vfree_contig(const void *addr)
 {
 	struct vm_struct *area;
 	struct page *page;
-	unsigned long nr;
 
+	might_sleep_if(!in_interrupt());
 	if (!addr)
 		return;
 	if (is_vmalloc_or_module_addr(addr)) {
 		if (in_interrupt()) {
-			if (llist_add((struct llist_node *)addr, &vc_deferred))
-				schedule_work(&vc_deferred_work);
+			vc_defer(addr, &vc_deferred_vmalloc);
 			return;
 		}
 		area = vc_area(addr);
@@ -645,11 +559,10 @@ void vfree_contig(const void *addr)
 		vc_bad_free(addr);
 		return;
 	}
-	nr = page_private(page);
-	set_page_private(page, 0);
-	kmemleak_free(addr);
-	vc_free_blocks(page, nr);
-	vc_uncount(VC_DIRECT, nr);
+	if (in_interrupt())
+		vc_defer(addr, &vc_deferred_runs);
+	else
+		vc_free_run(page);
 }
 EXPORT_SYMBOL_GPL(vfree_contig);
 

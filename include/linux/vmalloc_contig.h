@@ -10,8 +10,10 @@
 #include <linux/alloc_tag.h>
 #include <linux/gfp.h>
 #include <linux/limits.h>
+#include <linux/mm.h>
 #include <linux/numa.h>
 #include <linux/pgtable.h>
+#include <linux/slab.h>
 #include <linux/types.h>
 #include <linux/vmalloc.h>
 
@@ -44,23 +46,19 @@ bool vmalloc_contig_enabled(void);
 
 #if IS_ENABLED(CONFIG_KUNIT)
 /* Seams for the KUnit suite, replaced with kunit_activate_static_stub(). */
-void *vmalloc_contig_alloc_pages(unsigned long size, gfp_t gfp, int node,
-				 bool split);
+void *vmalloc_contig_alloc_pages(unsigned long size, gfp_t gfp, int node);
 void vmalloc_contig_bad_free(const void *addr);
 void vmalloc_contig_bad_gfp(gfp_t gfp);
 #endif
 
-#else /* !CONFIG_VMALLOC_CONTIG: everything is vmalloc */
+#else /* !CONFIG_VMALLOC_CONTIG: kvmalloc, with this API's refusals */
 
-/* The same refusals as the real thing; no mask vmalloc cannot honour. */
 static inline void *vmalloc_contig_node_noprof(unsigned long size, gfp_t gfp,
 					       int node)
 {
-	if (!size || size > INT_MAX || !gfpflags_allow_blocking(gfp) ||
-	    (gfp & __GFP_COMP))
+	if (!size || size > INT_MAX || (gfp & __GFP_COMP))
 		return NULL;
-	return __vmalloc_node_noprof(size, 1, gfp, node,
-				     __builtin_return_address(0));
+	return kvmalloc_node_noprof(size, gfp, node);
 }
 
 static inline void *vmalloc_contig_range_noprof(unsigned long size,
@@ -71,19 +69,25 @@ static inline void *vmalloc_contig_range_noprof(unsigned long size,
 						unsigned long vm_flags,
 						int node, const void *caller)
 {
+	if (!size || size > INT_MAX || !gfpflags_allow_blocking(gfp) ||
+	    (gfp & __GFP_COMP))
+		return NULL;
 	return __vmalloc_node_range_noprof(size, align, start, end, gfp, prot,
 					   vm_flags, node, caller);
 }
 
 static inline void vfree_contig(const void *addr)
 {
-	vfree(addr);
+	kvfree(addr);
 }
 
+/* No foreign pointers can be told apart without the API. */
 static inline enum vmalloc_contig_kind vmalloc_contig_kind(const void *addr)
 {
+	if (!addr)
+		return VMALLOC_CONTIG_NONE;
 	return is_vmalloc_addr(addr) ? VMALLOC_CONTIG_VMALLOC :
-				       VMALLOC_CONTIG_NONE;
+				       VMALLOC_CONTIG_PAGES;
 }
 
 static inline bool vmalloc_contig_enabled(void)

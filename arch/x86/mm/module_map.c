@@ -287,8 +287,9 @@ static bool mm_all_pmd_mapped(void *p, unsigned long size)
 }
 
 /*
- * A chunk of @pmds 2M pages, each mapped by a PMD: one contiguous run if the
- * page allocator has it, else vmalloc's 2M pages. mm_lock held.
+ * A chunk of @pmds 2M pages, each mapped by a PMD, from this node: vmalloc's
+ * huge pages or nothing (no 4K area to allocate and throw away). mm_lock
+ * held.
  */
 static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 {
@@ -307,7 +308,8 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 		goto fail;
 	p = vmalloc_contig_range(size, PMD_SIZE, mm_start, mm_end,
 				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
-				 VM_ALLOW_HUGE_VMAP, numa_node_id(),
+				 VM_ALLOW_HUGE_VMAP | VM_REQUIRE_HUGE_VMAP,
+				 numa_node_id(),
 				 __builtin_return_address(0));
 	if (!p)
 		goto fail;
@@ -316,15 +318,9 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	 * forget the chunk, which would overlap them.
 	 */
 	kmemleak_free(p);
-	if (!mm_all_pmd_mapped(p, size)) {
-		/*
-		 * vmalloc's fallback got 4K pages (no free 2M block now), or
-		 * vmap could not use a PMD for contiguous pages: back off.
-		 */
-		pr_info_ratelimited("%lu-byte chunk not mapped by PMDs (%s), backing off\n",
-				    size,
-				    vmalloc_contig_kind(p) == VMALLOC_CONTIG_PAGES ?
-				    "contiguous" : "vmalloc");
+	/* Asked for PMDs only: anything else is a bug, never used. */
+	if (WARN_ONCE(!mm_all_pmd_mapped(p, size),
+		      "module_map: %lu-byte chunk not mapped by PMDs\n", size)) {
 		vfree_contig(p);
 		goto fail;
 	}
@@ -501,6 +497,16 @@ void module_map_release_empty(void)
 {
 	mod_delayed_work(system_wq, &mm_release_work, 0);
 	flush_delayed_work(&mm_release_work);
+}
+
+/**
+ * module_map_enabled - whether the backend serves module memory on this boot
+ *
+ * For the KUnit suite: with the backend on, a failed allocation is a failure.
+ */
+bool module_map_enabled(void)
+{
+	return mm_enabled;
 }
 #endif
 

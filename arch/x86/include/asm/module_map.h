@@ -18,6 +18,7 @@ void module_map_count_split(unsigned long addr);
 void module_map_count_collapse(unsigned long addr);
 /* For the KUnit suite (CONFIG_X86_MODULE_MAP_KUNIT_TEST) only. */
 void module_map_release_empty(void);
+bool module_map_enabled(void);
 
 #else
 
