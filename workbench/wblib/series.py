@@ -234,10 +234,14 @@ def make_commits(commits):
 
 
 def _fmt_size(n):
-    """4096 -> 4K, 69632 -> 64K+4K: a power of two plus the rest."""
+    """4096 -> 4K, 69632 -> 64K+4K, 2093056 -> 2M-4K: a power of two plus
+    or minus the rest, whichever is shorter."""
     n = int(n)
     if n & (n - 1):
         big = 1 << (n.bit_length() - 1)
+        up = big << 1
+        if up - n < n - big:
+            return f"{_fmt_size(up)}-{_fmt_size(up - n)}"
         return f"{_fmt_size(big)}+{_fmt_size(n - big)}"
     for unit, shift in (("M", 20), ("K", 10)):
         if n >= 1 << shift:
@@ -375,10 +379,13 @@ def cover_blurb(n):
         loaded that is a few thousand 4K entries for module text, rodata
         and data, and a direct map that fragments as modules come and go.""",
         """This series adds vmalloc_contig(), an allocator that tries an
-        exact run of physically contiguous pages first and falls back to
-        vmalloc, and vmalloc_contig_range(), which maps such a run in a
-        caller-given window with PMDs. The module loader uses it for the
-        module image buffers; its tests and documentation follow. execmem
+        exact run of physically contiguous pages first (a block split in
+        halves, each unused half given back whole) and falls back to
+        vmalloc, and vmalloc_contig_range(), which asks vmalloc for
+        PMD-mapped 2M pages in a caller-given window. The module loader
+        uses it for the module image buffers, read after the LSM hook
+        through a new kernel_read_file_alloc(); its tests and documentation
+        follow. execmem
         then tells an architecture which class of module memory it
         allocates and lets it install its own allocator. On x86, CPA
         collapses a split 2M chunk back to a PMD once its PTEs are uniform
@@ -412,10 +419,20 @@ def cover_blurb(n):
         (shrinker), none kept for good; chunks are node-local, a failed
         chunk backs its class off for 100 ms, nohugevmalloc turns the
         backend off at setup; module_map=off turns off the backend
-        alone. Not yet done: randomisation inside a chunk (KASLR entropy is
+        alone. The API: exact runs are kept and freed as power-of-two blocks
+        (split_page_to_order()), not page by page; no global table or lock:
+        a run is known by a page type on its head page, a vmalloc area by
+        VM_CONTIG; vmalloc_contig_range() uses a new huge-or-nothing vmalloc
+        request instead of copying vmalloc's internals; nothing is exported
+        that no module uses; frees from interrupt context are deferred.
+        Not yet done: randomisation inside a chunk (KASLR entropy is
         256 slots of 2M), fewer global TLB flushes per load, a policy for
         machines with a handful of small modules, and the port to mainline
-        7.3's execmem ROX cache.""")
+        7.3's execmem ROX cache. Goals missed: at 64K+4K vmalloc_contig() is
+        about 20 % slower than kvmalloc() (a run of 17 pages costs six block
+        frees, kvmalloc's 128K block one), though it holds 68K where
+        kvmalloc() holds 128K; loading the module set takes 1.5 % longer
+        than on vanilla.""")
     lines += ["Base", "----", ""] + _wrap(
         f"""The base-commit below is not an upstream commit: it is the
         Debian linux-source-6.12 {version} tree (6.12.117 with Debian's
@@ -423,13 +440,13 @@ def cover_blurb(n):
         (the workbench's wb-base, `workbench/wb tree`). `git am` of these
         {n} patches on that tree gives the tree the workbench builds and
         tests.""",
-        """Tested with `make series-check` (every step builds with the demo
-        config; checkpatch --strict; W=1 and sparse add no warning to the
-        files touched) and `make test` (KUnit suites vmalloc_contig and
+        """Tested with `make test` (KUnit suites vmalloc_contig and
         x86_module_map, the vmalloc_contig kselftests including text
         patchers and fault injection on 2M-mapped module memory, and
         load/unload passes of the module set of a Debian server, with the
-        backend on and off, under QEMU).""")
+        backend on and off, under QEMU), and checkpatch --strict on every
+        patch. `make series-check` (every step builds; W=1 and sparse) last
+        ran on v1.""")
     return "\n".join(lines).rstrip() + "\n"
 
 
