@@ -283,6 +283,12 @@ def _test_boot(config, name, append):
     res = guest.boot(config, "test", append, name=name)
     found = _scan(res)
     _print_splats(res, found)
+    before = results.interrupts(res.files.get("interrupts-before-modset", ""))
+    loaded = results.interrupts(res.files.get("interrupts-loaded", ""))
+    if before and loaded:
+        log(f"{name}: IPIs while loading the set: " + ", ".join(
+            f"{k} {loaded.get(k, 0) - before.get(k, 0)}"
+            for k in ("TLB", "CAL") if k in loaded))
     return gate.test_boot_checks(name, res.status, res.reason,
                                  res.console.read_text(errors="replace"),
                                  res.files, _config(config), append,

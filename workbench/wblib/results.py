@@ -250,6 +250,22 @@ def meminfo(text):
     return out
 
 
+def interrupts(text):
+    """{name: count summed over CPUs} of /proc/interrupts, for the named
+    (non-numeric) lines: CAL, TLB, RES, LOC, ..."""
+    lines = text.splitlines()
+    ncpu = len(lines[0].split()) if lines else 0
+    out = {}
+    for ln in lines[1:]:
+        name, _, rest = ln.partition(":")
+        name = name.strip()
+        counts = rest.split()[:ncpu]
+        if name and not name.isdigit() and counts and \
+           all(c.isdigit() for c in counts):
+            out[name] = sum(int(c) for c in counts)
+    return out
+
+
 def counters(text):
     """{key: int} of a "key value" per line file (debugfs stats)."""
     out = {}

@@ -109,13 +109,6 @@ struct mm_class_state {
 	atomic_long_t collapses;
 };
 
-static int mm_text_writable(unsigned long addr, int numpages)
-{
-	int ret = set_memory_nx(addr, numpages);
-
-	return ret ?: set_memory_rw(addr, numpages);
-}
-
 static const struct mm_class_info {
 	const char *name;
 	enum execmem_type type;
@@ -126,12 +119,12 @@ static const struct mm_class_info {
 	int (*writable)(unsigned long addr, int numpages);
 } mm_info[MM_NR_CLASSES] = {
 	[MM_TEXT] = { "text", EXECMEM_MODULE_TEXT, true,
-		      set_memory_rox, mm_text_writable },
+		      set_memory_rox, set_memory_rwnx },
 	[MM_RODATA] = { "rodata", EXECMEM_MODULE_RODATA, false,
 			set_memory_ro, set_memory_rw },
 	[MM_DATA] = { "data", EXECMEM_MODULE_DATA, false, NULL, NULL },
 	[MM_INIT_TEXT] = { "init_text", EXECMEM_MODULE_INIT_TEXT, true,
-			   set_memory_rox, mm_text_writable },
+			   set_memory_rox, set_memory_rwnx },
 	[MM_INIT_RODATA] = { "init_rodata", EXECMEM_MODULE_INIT_RODATA, false,
 			     set_memory_ro, set_memory_rw },
 	[MM_INIT_DATA] = { "init_data", EXECMEM_MODULE_INIT_DATA, false,

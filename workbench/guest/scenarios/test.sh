@@ -24,6 +24,7 @@ fi
 # The module set must load and unload cleanly on the test kernel too.
 wb_put meminfo-before-modset /proc/meminfo
 wb_put_file module_map-stats-before-modset /sys/kernel/debug/module_map/stats
+cat /proc/interrupts > /tmp/interrupts-before
 {
 	echo "TAP version 13"
 	echo "1..2"
@@ -32,6 +33,8 @@ wb_put_file module_map-stats-before-modset /sys/kernel/debug/module_map/stats
 	else
 		echo "not ok 1 modset_load"
 	fi
+	# The IPIs of the load (TLB shootdowns, function calls for flushes).
+	cat /proc/interrupts > /tmp/interrupts-loaded
 	wb_ptdump_modules > /tmp/ptdump-loaded
 	if wb_unload_modset; then
 		echo "ok 2 modset_unload"
@@ -48,6 +51,8 @@ if [ -r "$MM_LIB" ]; then
 	. "$MM_LIB"
 	module_map_wait_released
 fi
+wb_put interrupts-before-modset /tmp/interrupts-before
+wb_put interrupts-loaded /tmp/interrupts-loaded
 wb_put meminfo-after-modset /proc/meminfo
 wb_put ptdump-modules-loaded /tmp/ptdump-loaded
 wb_ptdump_modules | wb_put ptdump-modules-unloaded
