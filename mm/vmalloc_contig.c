@@ -19,7 +19,8 @@
  *
  * The pages of a run are not split into order-0 pages: like those of
  * alloc_pages() without split_page(), they must not be mapped to user space
- * or have references taken on them one by one.
+ * or have references taken on them one by one. Memory of this API is freed
+ * with vfree_contig() only: not kvfree(), kvrealloc() or vrealloc().
  */
 
 #include <linux/debugfs.h>
@@ -381,13 +382,13 @@ EXPORT_SYMBOL_GPL(vmalloc_contig_node_noprof);
  * @caller: caller's return address, for /proc/vmallocinfo
  *
  * Like __vmalloc_node_range(), but with %VM_ALLOW_HUGE_VMAP in @vm_flags
- * and a multiple of PMD_SIZE it first asks vmalloc for PMD mappings only
- * (%VM_REQUIRE_HUGE_VMAP), of physically contiguous 2M pages from @node:
- * one light attempt (%__GFP_NORETRY) for each, no warning. Otherwise, or
- * when that fails, it is __vmalloc_node_range() with the caller's
- * arguments; unless the caller passed %VM_REQUIRE_HUGE_VMAP too, and then
- * it fails. For mm and architecture code (the x86 module memory backend):
- * not exported.
+ * and a multiple of PMD_SIZE it first asks vmalloc for huge pages only
+ * (%VM_REQUIRE_HUGE_VMAP): physically contiguous 2M pages, preferably from
+ * @node, one light attempt (%__GFP_NORETRY) for each, no warning, mapped by
+ * PMDs where the architecture allows (callers that need PMDs check). If
+ * that fails it fails too when the caller passed %VM_REQUIRE_HUGE_VMAP;
+ * otherwise it is __vmalloc_node_range() in 4K pages. For mm and
+ * architecture code (the x86 module memory backend): not exported.
  *
  * Context: process context, may sleep.
  * Return: the address, to be freed with vfree_contig(), or %NULL.
@@ -431,6 +432,8 @@ void *vmalloc_contig_range_noprof(unsigned long size, unsigned long align,
 		if (huge_only)
 			return NULL;
 		this_cpu_inc(vc_counts.fallbacks);
+		/* No second, heavier attempt at 2M pages inside vmalloc. */
+		vm_flags &= ~VM_ALLOW_HUGE_VMAP;
 	} else if (huge_only) {
 		return NULL;
 	}
@@ -535,7 +538,8 @@ void vfree_contig(const void *addr)
 	struct page *page;
 
 	might_sleep_if(!in_interrupt());
-	if (!addr)
+	/* As vfree(): nothing can be queued from NMI; leak rather than crash. */
+	if (!addr || WARN_ON_ONCE(in_nmi()))
 		return;
 	if (is_vmalloc_or_module_addr(addr)) {
 		if (in_interrupt()) {

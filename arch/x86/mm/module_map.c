@@ -281,8 +281,8 @@ static bool mm_all_pmd_mapped(void *p, unsigned long size)
 
 /*
  * A chunk of @pmds 2M pages, each mapped by a PMD, from this node: vmalloc's
- * huge pages or nothing (no 4K area to allocate and throw away). mm_lock
- * held.
+ * huge pages or nothing (no 4K area to allocate and throw away when there is
+ * no free 2M block). mm_lock held.
  */
 static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 {
@@ -311,9 +311,15 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	 * forget the chunk, which would overlap them.
 	 */
 	kmemleak_free(p);
-	/* Asked for PMDs only: anything else is a bug, never used. */
-	if (WARN_ONCE(!mm_all_pmd_mapped(p, size),
-		      "module_map: %lu-byte chunk not mapped by PMDs\n", size)) {
+	/*
+	 * 2M pages, but the mapping can still be PTEs where x86 refuses a
+	 * PMD (a memory type that is not uniform over the 2M, or an old PTE
+	 * table vmap could not free while ptdump holds init_mm): never used,
+	 * counted as a failure, and the class backs off.
+	 */
+	if (!mm_all_pmd_mapped(p, size)) {
+		pr_info_ratelimited("%lu-byte chunk not mapped by PMDs, backing off\n",
+				    size);
 		vfree_contig(p);
 		goto fail;
 	}
