@@ -179,6 +179,13 @@ cycles()
 	fi
 }
 
+# Free blocks of 2M (order 9, and order 10 as two) over every zone.
+free_2m_blocks()
+{
+	awk '$3 == "zone" { s += $14 + 2 * $15 } END { print s + 0 }' \
+		/proc/buddyinfo
+}
+
 # Loads while test_vmalloc_contig holds every other page of every 2M block
 # it can get: 4K fallbacks that the counters show; then 2M again.
 fragmentation()
@@ -220,6 +227,18 @@ fragmentation()
 		rmmod test_vmalloc_contig 2>/dev/null
 	fi
 	module_map_wait_backoff
+	# The fragmenter's pages went back through the per-CPU lists: 2M
+	# blocks form again only as those drain. Compact (which drains them)
+	# and wait, 10 s at most, for 16 free 2M blocks, the chunks the set
+	# needs with room to spare; the load below then says whether it got
+	# 2M again, not whether the lists happened to drain in time.
+	echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+	i=0
+	while [ "$(free_2m_blocks)" -lt 16 ] && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	diag "free 2M blocks after the fragmenter: $(free_2m_blocks)"
 	mfb0=$(module_map_sum fallbacks)
 	out=$(wb_load_modset 2>&1)
 	loaded=$?

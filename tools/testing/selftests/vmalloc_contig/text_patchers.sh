@@ -25,6 +25,12 @@ loop_field()
 		"$D/loop"
 }
 
+# field_above NAME VALUE: the loop counter NAME has passed VALUE.
+field_above()
+{
+	[ "$(loop_field "$1")" -gt "$2" ]
+}
+
 # wait_for CMD...: poll CMD for up to 30s.
 wait_for()
 {
@@ -104,7 +110,8 @@ test_ftrace()
 	# Enable and disable under the running loop, ten times.
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		echo function > "$TR/current_tracer"
-		sleep 0.1
+		# Until the running loop hits it (bounded): no fixed window.
+		wait_for grep -q "$FUNC" "$TR/trace"
 		# Count before the switch to nop, which empties the buffer.
 		echo 0 > "$TR/tracing_on"
 		n=$(grep -c "$FUNC" "$TR/trace")
@@ -115,7 +122,7 @@ test_ftrace()
 	done
 	echo > "$TR/set_ftrace_filter"
 	c0=$(loop_field calls)
-	sleep 0.2
+	wait_for field_above calls "$c0"
 	c1=$(loop_field calls)
 	echo 0 > "$D/loop"
 	if [ "$seen" = 10 ]; then
@@ -179,7 +186,7 @@ test_livepatch()
 	fi
 	echo 1 > "$D/loop"
 	if modprobe "$KLP" && wait_for klp_transition_done; then
-		sleep 0.2
+		wait_for field_above patched 0
 		v=$(cat "$D/func")
 		p=$(loop_field patched)
 		if [ "$v" = "$PATCHED" ] && [ "$p" -gt 0 ]; then
@@ -193,7 +200,7 @@ test_livepatch()
 	echo 0 > "/sys/kernel/livepatch/$KLP/enabled" 2>/dev/null
 	if wait_for klp_gone && rmmod "$KLP"; then
 		o0=$(loop_field orig)
-		sleep 0.2
+		wait_for field_above orig "$o0"
 		o1=$(loop_field orig)
 		v=$(cat "$D/func")
 		other=$(loop_field other)
