@@ -228,11 +228,14 @@ fragmentation()
 	fi
 	module_map_wait_backoff
 	# The fragmenter's pages went back through the per-CPU lists: 2M
-	# blocks form again only as those drain. Compact (which drains them)
-	# and wait, 10 s at most, for 16 free 2M blocks, the chunks the set
-	# needs with room to spare; the load below then says whether it got
-	# 2M again, not whether the lists happened to drain in time.
-	echo 1 > /proc/sys/vm/compact_memory 2>/dev/null
+	# blocks form again only as those drain. Compact where the kernel can
+	# (CONFIG_COMPACTION; it drains them), and wait, 10 s at most, for 16
+	# free 2M blocks, the chunks the set needs with room to spare; the
+	# load below then says whether it got 2M again, not whether the lists
+	# happened to drain in time.
+	if [ -w /proc/sys/vm/compact_memory ]; then
+		echo 1 > /proc/sys/vm/compact_memory
+	fi
 	i=0
 	while [ "$(free_2m_blocks)" -lt 16 ] && [ "$i" -lt 100 ]; do
 		sleep 0.1
