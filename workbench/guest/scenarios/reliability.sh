@@ -186,6 +186,11 @@ free_2m_blocks()
 		/proc/buddyinfo
 }
 
+enough_2m_blocks()
+{
+	[ "$(free_2m_blocks)" -ge 16 ]
+}
+
 # Loads while test_vmalloc_contig holds every other page of every 2M block
 # it can get: 4K fallbacks that the counters show; then 2M again.
 fragmentation()
@@ -236,11 +241,7 @@ fragmentation()
 	if [ -w /proc/sys/vm/compact_memory ]; then
 		echo 1 > /proc/sys/vm/compact_memory
 	fi
-	i=0
-	while [ "$(free_2m_blocks)" -lt 16 ] && [ "$i" -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_until 100 enough_2m_blocks
 	diag "free 2M blocks after the fragmenter: $(free_2m_blocks)"
 	mfb0=$(module_map_sum fallbacks)
 	out=$(wb_load_modset 2>&1)

@@ -23,17 +23,42 @@ module_map_enabled()
 		"$MM_STATS")" = 1 ]
 }
 
+# wait_until TENTHS CMD...: run CMD every 0.1s until it succeeds, for at
+# most TENTHS tenths of a second. Fails if it never did.
+wait_until()
+{
+	local tenths=$1 waited=0
+
+	shift
+	until "$@"; do
+		[ "$waited" -ge "$tenths" ] && return 1
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+}
+
+module_map_backoff_over()
+{
+	[ ! -r "$MM_STATS" ] ||
+	[ "$(awk '$1 == "backoff_ms" { print $2 }' "$MM_STATS")" = 0 ]
+}
+
+module_map_no_chunk()
+{
+	[ "$(module_map_sum chunks)" = 0 ]
+}
+
+module_map_all_mapped()
+{
+	[ $(($(module_map_sum mapped_2m_bytes) / 2097152)) = \
+	  "$(module_map_sum chunks)" ]
+}
+
 # module_map_wait_backoff: after chunks could not be had, the backend tries
 # none for a moment (backoff_ms in its stats); wait that out, up to 5s.
 module_map_wait_backoff()
 {
-	i=0
-	while [ -r "$MM_STATS" ] && [ "$i" -lt 50 ] &&
-	      [ "$(awk '$1 == "backoff_ms" { print $2 }' "$MM_STATS")" != 0 ]
-	do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_until 50 module_map_backoff_over
 }
 
 # module_map_wait_released: empty chunks go back to the page allocator 2s
@@ -41,12 +66,7 @@ module_map_wait_backoff()
 # some chunk is still held then.
 module_map_wait_released()
 {
-	i=0
-	while [ "$(module_map_sum chunks)" != 0 ]; do
-		[ "$i" -ge 100 ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_until 100 module_map_no_chunk
 }
 
 # module_map_wait_mapped: a piece being freed is split to 4K while it is
@@ -55,13 +75,7 @@ module_map_wait_released()
 # mapped by PMDs again (up to 5s). Fails if some chunk is still split then.
 module_map_wait_mapped()
 {
-	i=0
-	while [ $(($(module_map_sum mapped_2m_bytes) / 2097152)) != \
-		"$(module_map_sum chunks)" ]; do
-		[ "$i" -ge 50 ] && return 1
-		sleep 0.1
-		i=$((i + 1))
-	done
+	wait_until 50 module_map_all_mapped
 }
 
 # module_map_sum COLUMN: a stats column summed over the classes

@@ -34,12 +34,7 @@ field_above()
 # wait_for CMD...: poll CMD for up to 30s.
 wait_for()
 {
-	i=0
-	while ! "$@"; do
-		i=$((i + 1))
-		[ "$i" -ge 300 ] && return 1
-		sleep 0.1
-	done
+	wait_until 300 "$@"
 }
 
 klp_transition_done()
