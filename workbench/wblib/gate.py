@@ -21,6 +21,9 @@ PMD_KB = 2048
 # Skips an on boot may have although its config has everything the skip
 # names: (regex on "check name + reason", config option that must be y, why).
 ON_SKIPS = [
+    (r"\bkunit mmt_full_area\b", "CONFIG_KASAN_VMALLOC",
+     "reserving the whole module area populates its KASAN shadow, 1/8 of "
+     "it (arch/x86/mm/module_map_test.c)"),
     (r"\bkunit vc_cycles_(?:fallback|range)\b", "CONFIG_KASAN_VMALLOC",
      "KASAN_VMALLOC shadow pages blur free page counts "
      "(lib/kunit/vmalloc_contig_test.c)"),

@@ -68,12 +68,18 @@
 
 #define MM_PIECES	PTRS_PER_PMD	/* pages per chunk */
 #define MM_SLOTS	((MODULES_END - MODULES_VADDR) >> PMD_SHIFT)
-/* Chunk placement is randomised over this many 2M slots under KASLR. */
+/*
+ * Under KASLR the first chunk goes to one of this many 2M slots, and the
+ * first piece of a class's first chunk to one of MODULE_MAP_KASLR_PAGES
+ * pages: about 14 bits for a blind guess of the first module's address
+ * (execmem's page-granular base has 10). Later pieces and chunks follow at
+ * offsets from those, as with execmem.
+ */
 #define MM_KASLR_SLOTS	256
 /* How long an empty chunk is kept for the next load. */
 #define MM_RELEASE_DELAY	(2 * HZ)
 /* How long no chunk is tried after one could not be had. */
-#define MM_BACKOFF		(HZ / 10)
+#define MM_BACKOFF		msecs_to_jiffies(MODULE_MAP_BACKOFF_MS)
 
 enum mm_class {
 	MM_TEXT,
@@ -91,6 +97,7 @@ struct mm_chunk {
 	enum mm_class cls;
 	unsigned int pmds;			/* 2M pages: over one, one piece */
 	unsigned int used;			/* pages in use */
+	unsigned int first;			/* where a search starts */
 	DECLARE_BITMAP(map, MM_PIECES);		/* pages in use, if one 2M page */
 	u16 len[MM_PIECES];			/* pages of the piece starting here */
 };
@@ -326,6 +333,14 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	c->base = (unsigned long)p;
 	c->cls = cls;
 	c->pmds = pmds;
+	/*
+	 * Under KASLR the searches of a class's first chunk start at one of
+	 * its first pages, and so does its first piece; the pages before it
+	 * take pieces that no longer fit after it. Only the first chunk: a
+	 * random start strands up to 252K for larger pieces.
+	 */
+	if (pmds == 1 && list_empty(&st->chunks) && kaslr_enabled())
+		c->first = get_random_u32_below(MODULE_MAP_KASLR_PAGES);
 	if (mm_info[cls].text)
 		memset(p, INT3_INSN_OPCODE, size);
 	/* KASAN sees pieces, as it saw vmalloc()ed module memory. */
@@ -349,6 +364,22 @@ fail:
 	return NULL;
 }
 
+/*
+ * A free range of @pages in @c, first fit from where the chunk's searches
+ * start, then from its beginning; MM_PIECES if there is none.
+ */
+static unsigned long mm_find_free(struct mm_chunk *c, unsigned int pages)
+{
+	unsigned long idx;
+
+	idx = bitmap_find_next_zero_area(c->map, MM_PIECES, c->first, pages,
+					 0);
+	if (idx >= MM_PIECES && c->first)
+		idx = bitmap_find_next_zero_area(c->map, MM_PIECES, 0, pages,
+						 0);
+	return idx;
+}
+
 /* Reserve @pages in a chunk of @cls; mm_lock held. */
 static unsigned long mm_reserve(enum mm_class cls, unsigned int pages)
 {
@@ -367,14 +398,17 @@ static unsigned long mm_reserve(enum mm_class cls, unsigned int pages)
 	list_for_each_entry(c, &st->chunks, node) {
 		if (c->pmds > 1 || MM_PIECES - c->used < pages)
 			continue;
-		idx = bitmap_find_next_zero_area(c->map, MM_PIECES, 0, pages, 0);
+		idx = mm_find_free(c, pages);
 		if (idx < MM_PIECES)
 			goto found;
 	}
 	c = mm_chunk_create(cls, 1);
 	if (!c)
 		return 0;
-	idx = 0;
+	idx = mm_find_free(c, pages);
+	/* A new chunk is empty: the search from its beginning finds room. */
+	if (WARN_ON_ONCE(idx >= MM_PIECES))
+		return 0;
 found:
 	bitmap_set(c->map, idx, pages);
 	c->len[idx] = pages;
@@ -486,6 +520,19 @@ static void mm_release_empty(struct work_struct *work)
 	}
 }
 
+/* How long until every class may try a chunk again. */
+static unsigned int mm_backoff_ms(void)
+{
+	unsigned long backoff = 0, now = jiffies;
+	int i;
+
+	lockdep_assert_held(&mm_lock);
+	for (i = 0; i < MM_NR_CLASSES; i++)
+		if (time_before(now, mm_state[i].backoff_until))
+			backoff = max(backoff, mm_state[i].backoff_until - now);
+	return jiffies_to_msecs(backoff);
+}
+
 #if IS_ENABLED(CONFIG_X86_MODULE_MAP_KUNIT_TEST)
 /**
  * module_map_release_empty - give every empty chunk back now
@@ -506,6 +553,28 @@ void module_map_release_empty(void)
 bool module_map_enabled(void)
 {
 	return mm_enabled;
+}
+
+/**
+ * module_map_stat - a counter of the backend, by its name in debugfs stats
+ * @name: "chunks_created", "chunk_failures", ..., or "backoff_ms"
+ *
+ * For the KUnit suite. Return: the value, or -1 for an unknown name.
+ */
+long module_map_stat(const char *name)
+{
+	long ms;
+	int i;
+
+	for (i = 0; i < MM_NR_COUNTS; i++)
+		if (!strcmp(name, mm_count_names[i]))
+			return atomic_long_read(&mm_counts[i]);
+	if (WARN_ON_ONCE(strcmp(name, "backoff_ms")))
+		return -1;
+	mutex_lock(&mm_lock);
+	ms = mm_backoff_ms();
+	mutex_unlock(&mm_lock);
+	return ms;
 }
 #endif
 
@@ -603,7 +672,6 @@ bool module_map_free(void *ptr)
 
 static int mm_stats_show(struct seq_file *m, void *v)
 {
-	unsigned long backoff = 0, now = jiffies;
 	struct mm_chunk *c;
 	int i;
 
@@ -612,10 +680,7 @@ static int mm_stats_show(struct seq_file *m, void *v)
 		seq_printf(m, "%s %ld\n", mm_count_names[i],
 			   atomic_long_read(&mm_counts[i]));
 	mutex_lock(&mm_lock);
-	for (i = 0; i < MM_NR_CLASSES; i++)
-		if (time_before(now, mm_state[i].backoff_until))
-			backoff = max(backoff, mm_state[i].backoff_until - now);
-	seq_printf(m, "backoff_ms %u\n", jiffies_to_msecs(backoff));
+	seq_printf(m, "backoff_ms %u\n", mm_backoff_ms());
 	seq_puts(m, "class chunks used_bytes free_bytes mapped_2m_bytes allocs fallbacks splits collapses\n");
 	for (i = 0; i < MM_NR_CLASSES; i++) {
 		struct mm_class_state *st = &mm_state[i];

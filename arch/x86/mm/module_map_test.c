@@ -6,7 +6,9 @@
 
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <linux/delay.h>
 #include <linux/execmem.h>
+#include <linux/jiffies.h>
 #include <linux/kasan.h>
 #include <linux/memory.h>
 #include <linux/mm.h>
@@ -18,6 +20,7 @@
 #include <linux/vmalloc_contig.h>
 
 #include <asm/module_map.h>
+#include <asm/setup.h>
 #include <asm/text-patching.h>
 
 /* Lookups under RCU: a collapse frees the PTE table after a grace period. */
@@ -52,7 +55,7 @@ static void *mmt_alloc(struct kunit *test, enum execmem_type type,
 	return p;
 }
 
-/* A freed piece is reused, first fit, and stays in its chunk. */
+/* A freed piece is reused, first fit from the chunk's start, in its chunk. */
 static void mmt_chunk_reuse(struct kunit *test)
 {
 	void *a, *b;
@@ -303,6 +306,112 @@ static void mmt_oversize(struct kunit *test)
 	mmt_oversize_free(test, mmt_oversize_check(test));
 }
 
+/*
+ * Under KASLR the first piece of a class's first chunk starts at one of its
+ * first MODULE_MAP_KASLR_PAGES pages, at random; without, at the chunk's
+ * start. 32 draws of 64 give fewer than 8 distinct pages with a probability
+ * under 1e-20.
+ */
+static void mmt_kaslr_range(struct kunit *test)
+{
+	DECLARE_BITMAP(seen, MODULE_MAP_KASLR_PAGES) = {};
+	unsigned long off;
+	unsigned int i;
+	long created;
+	u8 *p;
+
+	for (i = 0; i < 32; i++) {
+		/* No chunk of the class is left: the next is its first. */
+		module_map_release_empty();
+		created = module_map_stat("chunks_created");
+		p = mmt_alloc(test, EXECMEM_MODULE_INIT_RODATA, PAGE_SIZE);
+		KUNIT_EXPECT_TRUE(test, module_map_free(p));
+		KUNIT_ASSERT_EQ_MSG(test, module_map_stat("chunks_created"),
+				    created + 1, "piece not in a new chunk");
+		off = ((unsigned long)p & ~PMD_MASK) >> PAGE_SHIFT;
+		if (!kaslr_enabled()) {
+			KUNIT_EXPECT_EQ(test, off, 0);
+			continue;
+		}
+		KUNIT_EXPECT_LT(test, off, MODULE_MAP_KASLR_PAGES);
+		if (off < MODULE_MAP_KASLR_PAGES)
+			__set_bit(off, seen);
+	}
+	module_map_release_empty();
+	if (kaslr_enabled())
+		KUNIT_EXPECT_GE_MSG(test,
+				    bitmap_weight(seen, MODULE_MAP_KASLR_PAGES),
+				    8, "first pieces not randomised");
+}
+
+/*
+ * With no 2M of the module area left, a class tries a chunk once, then
+ * none until its backoff is over: pieces go to execmem's 4K path without
+ * an attempt (a vmap area search and a lazy purge) each. Address space is
+ * reserved without memory; the last reservation that fails logs vmalloc's
+ * "Address range restricted" warning.
+ */
+static void mmt_full_area(struct kunit *test)
+{
+	const unsigned long size = PMD_SIZE - PAGE_SIZE;
+	unsigned long n = 0, nr_areas, elapsed, start;
+	long failures, backoffs, created;
+	struct vm_struct **areas;
+	unsigned int i, tries = 64;
+	void *p;
+
+	/* Reserving address space populates its shadow: 1/8 of the area. */
+	if (IS_ENABLED(CONFIG_KASAN_VMALLOC))
+		kunit_skip(test, "CONFIG_KASAN_VMALLOC: a full module area costs its shadow");
+	module_map_release_empty();
+	for (i = 0; i < 50 && module_map_stat("backoff_ms") > 0; i++)
+		msleep(MODULE_MAP_BACKOFF_MS / 4);
+	KUNIT_ASSERT_EQ(test, module_map_stat("backoff_ms"), 0);
+	nr_areas = (MODULES_END - MODULES_VADDR) / size + 1;
+	areas = kunit_kcalloc(test, nr_areas, sizeof(*areas), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, areas);
+	/*
+	 * Every free range of 2M - 4K and more in the module area is taken
+	 * (no guard pages between): no 2M-aligned 2M is left.
+	 */
+	while (n < nr_areas) {
+		areas[n] = __get_vm_area_caller(size, VM_NO_GUARD, MODULES_VADDR,
+						MODULES_END,
+						__builtin_return_address(0));
+		if (!areas[n])
+			break;
+		n++;
+	}
+
+	created = module_map_stat("chunks_created");
+	failures = module_map_stat("chunk_failures");
+	backoffs = module_map_stat("chunk_backoffs");
+	start = jiffies;
+	for (i = 0; i < tries; i++) {
+		p = module_map_alloc(EXECMEM_MODULE_DATA, PAGE_SIZE);
+		KUNIT_EXPECT_NULL(test, p);
+		if (p)
+			module_map_free(p);
+	}
+	elapsed = jiffies - start;
+	created = module_map_stat("chunks_created") - created;
+	failures = module_map_stat("chunk_failures") - failures;
+	backoffs = module_map_stat("chunk_backoffs") - backoffs;
+	while (n)
+		free_vm_area(areas[--n]);
+
+	KUNIT_EXPECT_EQ(test, created, 0);
+	/* One try, and one more per backoff period that went by. */
+	KUNIT_EXPECT_GE(test, failures, 1);
+	KUNIT_EXPECT_LE(test, failures,
+			1 + elapsed / msecs_to_jiffies(MODULE_MAP_BACKOFF_MS));
+	KUNIT_EXPECT_EQ(test, failures + backoffs, tries);
+	kunit_info(test, "%u pieces: %ld chunk tries, %ld backed off, in %u ms\n",
+		   tries, failures, backoffs, jiffies_to_msecs(elapsed));
+	/* Leave the backend as found: no class backing off. */
+	msleep(MODULE_MAP_BACKOFF_MS + 20);
+}
+
 static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_chunk_reuse),
 	KUNIT_CASE(mmt_text_int3),
@@ -313,6 +422,8 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_no_collapse_4k),
 	KUNIT_CASE(mmt_release_delayed),
 	KUNIT_CASE(mmt_oversize),
+	KUNIT_CASE(mmt_kaslr_range),
+	KUNIT_CASE(mmt_full_area),
 	{}
 };
 

@@ -8,6 +8,11 @@
 #include <linux/execmem.h>
 #include <linux/types.h>
 
+/* Under KASLR a new chunk's first piece starts at one of this many pages. */
+#define MODULE_MAP_KASLR_PAGES	64
+/* After a chunk could not be had, its class tries none for this long. */
+#define MODULE_MAP_BACKOFF_MS	100
+
 #ifdef CONFIG_X86_MODULE_MAP
 
 bool module_map_setup(unsigned long start, unsigned long end);
@@ -19,6 +24,7 @@ void module_map_count_collapse(unsigned long addr);
 /* For the KUnit suite (CONFIG_X86_MODULE_MAP_KUNIT_TEST) only. */
 void module_map_release_empty(void);
 bool module_map_enabled(void);
+long module_map_stat(const char *name);
 
 #else
 
