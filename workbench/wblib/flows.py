@@ -109,10 +109,17 @@ def _mode(append, obj):
     return "on" if cfg.get("CONFIG_VMALLOC_CONTIG") == "y" else "vanilla"
 
 
-def _demo_report(rundir, res_files, config, accel, append):
+def _demo_report(rundir, res_files, config, accel, append, off_files=None):
+    """Write and print report.json of a demo boot; @off_files: those of a
+    vmalloc_contig=off boot of the same kernel, whose costs it gains."""
     obj = kconfig.objdir(config)
     rep = report.demo_report(res_files, source.KERNEL_VERSION, accel,
                              _mode(append, obj))
+    if off_files is not None:
+        off = report.demo_report(off_files, source.KERNEL_VERSION, accel,
+                                 "off")
+        rep["off"] = {k: off[k] for k in ("memory_kb", "tlb_flushes")
+                      if k in off}
     report.write_json(OUT / "report.json", rep)
     (rundir / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
     print(report.table(rep))
@@ -126,7 +133,13 @@ def cmd_report(args):
     cmd = files.get("qemu.cmd", "")
     accel = "kvm" if "-accel kvm" in cmd else "tcg"
     m = re.search(r"\bvmalloc_contig=\S+", cmd)
-    _demo_report(rundir, files, DEFAULT_CONFIG, accel, m.group(0) if m else "")
+    offdir = rundir.parent / f"{rundir.name}-off"
+    off = None
+    if not m and offdir.is_dir():
+        off = {p.name: p.read_text() for p in offdir.iterdir()
+               if p.is_file()}
+    _demo_report(rundir, files, DEFAULT_CONFIG, accel, m.group(0) if m else "",
+                 off)
 
 
 def cmd_demo(args):
@@ -134,7 +147,20 @@ def cmd_demo(args):
     source.tree()
     build.build(args.config)
     append = f"{DEMO_APPEND} {args.append}".strip()
-    res = guest.boot(args.config, "demo", append)
+    res = _demo_boot(args.config, append, "demo")
+    off = None
+    # The costs beside those of the same kernel with the feature off.
+    if _mode(append, kconfig.objdir(args.config)) == "on":
+        off = _demo_boot(args.config, f"{append} vmalloc_contig=off",
+                         "demo-off")
+    rep = _demo_report(res.rundir, res.files, args.config, res.accel, append,
+                       off.files if off else None)
+    bench.demo_png(args.config, res.rundir, rep["mode"],
+                   off.rundir if off else None)
+
+
+def _demo_boot(config, append, name):
+    res = guest.boot(config, "demo", append, name=name)
     found = _scan(res)
     _print_splats(res, found)
     if res.status != 0:
@@ -143,8 +169,7 @@ def cmd_demo(args):
                       f"see {res.console}")
     if found:
         raise WbError(f"{len(found)} splat lines in {res.console}")
-    rep = _demo_report(res.rundir, res.files, args.config, res.accel, append)
-    bench.demo_png(args.config, res.rundir, rep["mode"])
+    return res
 
 
 # --- harness self-tests -------------------------------------------------------
@@ -311,16 +336,27 @@ def _reliability_boot(config, name, cycles, append=""):
                         required=("reliability.ktap",)), res
 
 
-# Boots where the backend cannot have 2M chunks (guest/scenarios/degraded.sh):
-# name -> extra kernel command line.
-DEGRADED = {"nohugevmalloc": "nohugevmalloc"}
+# Boots on machines that make 2M chunks harder than the test guest
+# (guest/scenarios/degraded.sh): name -> (extra kernel command line, extra
+# QEMU arguments, which override the defaults before them).
+DEGRADED = {
+    "nohugevmalloc": ("nohugevmalloc", ()),
+    # The test config has no PCI, so no ACPI SRAT: emulated nodes.
+    "numa": ("numa=fake=2", ()),
+    # TCG's "max" CPU has no 1G pages unless asked; 4 GiB for 1G-aligned
+    # memory above the first gigabyte.
+    "gbpages": ("", ("-cpu", "max,pdpe1gb=on", "-m", "4G")),
+}
 
 
 def _degraded_boot(config, mode):
-    """The module set where chunks cannot be had: the backend must take the
-    4K path without making a chunk per piece (degraded.ktap)."""
-    append = f"{DEMO_APPEND} {DEGRADED[mode]} wb.degraded={mode}"
-    res = guest.boot(config, "degraded", append, name=f"degraded-{mode}")
+    """The module set where chunks are harder to have: the backend must not
+    make a chunk per piece, nor split the direct map (degraded.ktap)."""
+    cmdline, extra = DEGRADED[mode]
+    append = " ".join(filter(None, (DEMO_APPEND, cmdline,
+                                    f"wb.degraded={mode}")))
+    res = guest.boot(config, "degraded", append, name=f"degraded-{mode}",
+                     extra=extra)
     for ln in res.files.get("degraded.ktap", "").splitlines():
         if ln.startswith("# "):
             log(f"degraded-{mode}: {ln[2:]}")

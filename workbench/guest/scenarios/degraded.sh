@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
-# The module set loaded and unloaded where the backend cannot have 2M
-# chunks, named by wb.degraded= on the kernel command line:
+# The module set loaded and unloaded on machines that make 2M chunks harder
+# than the test guest does, named by wb.degraded= on the kernel command line:
 #   nohugevmalloc  huge vmalloc mappings are off: the backend must be off
 #                  from setup, not make and throw away a chunk per piece.
+#   numa           two nodes (numa=fake=2): every chunk comes whole from one
+#                  node and is mapped by PMDs, none is made and thrown away.
+#   gbpages        the direct map in 1G pages (QEMU pdpe1gb, 4 GiB): loading
+#                  the set splits no direct-map page to 4K; what it does to
+#                  the 1G pages is reported.
 # KTAP on the results channel (degraded.ktap): the set loads and unloads, the
 # counters show the path taken, nothing is held afterwards; load time and
-# the direct map's growth are reported.
+# the direct map are reported.
 . /wb/lib.sh
 KSFT=/wb/kselftest/vmalloc_contig
 . "$KSFT/module_map_lib.sh"
@@ -14,8 +19,19 @@ mode=$(wb_cmdline wb.degraded)
 stat() {
 	awk -v k="$1" '$1 == k { print $2 }' "$MM_STATS"
 }
-dm4k() {
-	awk '$1 == "DirectMap4k:" { print $2 }' /proc/meminfo
+meminfo() {
+	awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo
+}
+
+# Chunks (module_map's areas in /proc/vmallocinfo) whose pages are not all
+# on one node; "none" if every chunk is on one.
+chunks_across_nodes()
+{
+	awk '/ (mm_reserve|mm_chunk_create|module_map_alloc)\+/ {
+		n = 0
+		for (i = 1; i <= NF; i++) if ($i ~ /^N[0-9]+=/) n++
+		if (n != 1) { print $1; bad = 1 }
+	} END { if (!bad) print "none" }' /proc/vmallocinfo
 }
 
 n=0
@@ -26,14 +42,32 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 	echo "TAP version 13"
 	echo "1..4"
 	case "$mode" in
-	nohugevmalloc) ;;
+	nohugevmalloc|numa|gbpages) ;;
 	*)
 		echo "Bail out! unknown wb.degraded='$mode'"
 		exit 1
 		;;
 	esac
+	# What makes this boot what it claims to be.
+	case "$mode" in
+	numa)
+		if [ -d /sys/devices/system/node/node1 ]; then
+			ok "two nodes: $(cat /sys/devices/system/node/online)"
+		else
+			not_ok "one node only: $(cat /sys/devices/system/node/online 2>&1)"
+		fi
+		;;
+	gbpages)
+		if [ "$(meminfo DirectMap1G)" -gt 0 ]; then
+			ok "direct map in 1G pages: DirectMap1G $(meminfo DirectMap1G) kB"
+		else
+			not_ok "no 1G direct-map page: $(grep DirectMap /proc/meminfo | tr '\n' ' ')"
+		fi
+		;;
+	esac
 	wb_put module_map-stats-before "$MM_STATS"
-	dm0=$(dm4k)
+	dm4k0=$(meminfo DirectMap4k)
+	dm1g0=$(meminfo DirectMap1G)
 	t0=$(wb_now_us)
 	if out=$(wb_load_modset); then
 		t1=$(wb_now_us)
@@ -41,13 +75,18 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 	else
 		not_ok "module set load: $out"
 	fi
-	dm1=$(dm4k)
+	module_map_wait_mapped
+	dm4k1=$(meminfo DirectMap4k)
+	dm1g1=$(meminfo DirectMap1G)
 	wb_put module_map-stats-loaded "$MM_STATS"
+	wb_put_file vmallocinfo-loaded /proc/vmallocinfo
 	created=$(stat chunks_created)
 	fails=$(stat chunk_failures)
 	allocs=$(module_map_sum allocs)
-	echo "# enabled $(stat enabled) chunks_created $created chunk_failures $fails allocs $allocs"
-	echo "# DirectMap4k $dm0 -> $dm1 kB by loading"
+	chunks=$(module_map_sum chunks)
+	mapped=$(($(module_map_sum mapped_2m_bytes) / 2097152))
+	echo "# enabled $(stat enabled) chunks_created $created chunk_failures $fails allocs $allocs fallbacks $(module_map_sum fallbacks)"
+	echo "# DirectMap4k $dm4k0 -> $dm4k1 kB, DirectMap1G ${dm1g0:-0} -> ${dm1g1:-0} kB by loading"
 	case "$mode" in
 	nohugevmalloc)
 		# Off from setup, saying why: no chunk is even tried.
@@ -63,12 +102,38 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 			not_ok "$created chunks made, $fails failed, $allocs pieces from chunks"
 		fi
 		;;
+	numa)
+		# Node-local chunks: vmalloc would spread a request for no node
+		# over both, in pages too small for a PMD.
+		across=$(chunks_across_nodes)
+		if [ "$allocs" -gt 0 ] && [ "$fails" = 0 ] &&
+		   [ "$chunks" -gt 0 ] && [ "$mapped" = "$chunks" ] &&
+		   [ "$across" = none ]; then
+			ok "$chunks chunk pages, each from one node and mapped by a PMD, none failed"
+		else
+			not_ok "$allocs pieces from chunks, $fails chunks failed, $mapped of $chunks chunk pages PMD-mapped, chunks across nodes: $across"
+		fi
+		;;
+	gbpages)
+		# Chunks change their direct-map alias at 2M: never a 4K split.
+		if [ "$allocs" -gt 0 ] && [ "$dm4k1" = "$dm4k0" ]; then
+			ok "DirectMap4k unchanged by loading: $dm4k0 kB"
+		else
+			not_ok "$allocs pieces from chunks; DirectMap4k $dm4k0 -> $dm4k1 kB"
+		fi
+		;;
 	esac
 	if out=$(wb_unload_modset); then
 		ok "module set unloads"
 	else
 		not_ok "module set unload: $out"
 	fi
+	if module_map_wait_released; then
+		echo "# no chunk held after the release delay"
+	else
+		echo "# $(module_map_sum chunks) chunk pages still held 10 s after unloading"
+	fi
+	echo "# DirectMap4k $(meminfo DirectMap4k) kB, DirectMap1G $(meminfo DirectMap1G) kB after unloading, $(awk '$1 == "direct_map_level3_splits" { print $2 }' /proc/vmstat) 1G splits since boot"
 	wb_put module_map-stats "$MM_STATS"
 ) > /tmp/degraded.ktap 2>&1
 rc=$?
