@@ -278,11 +278,12 @@ def boot_mode(mode, reps, mark, plugin=None, reuse=False):
     if res is not None:
         return res, (trace if plugin else None)
     trace.unlink(missing_ok=True)
-    # Another build may replace the kernel between boots: record which ran.
-    (rundir / "bzImage.sha256").write_text(
-        _sha256(build.bzimage(config)) + "\n")
+    # Another build may replace the kernel between boots: record which ran
+    # (after the boot, which clears its run directory first).
+    ran = _sha256(build.bzimage(config))
     res = guest.boot(config, "bench", append.strip(), name=name,
                      timeout=1200 + 120 * reps, initrd=initrd, extra=extra)
+    (rundir / "bzImage.sha256").write_text(ran + "\n")
     _check_boot(res, f"bench {name}")
     return res, (trace if plugin else None)
 
@@ -676,16 +677,20 @@ def cmd_bench(args):
     log(f"wrote {png}")
 
 
-def demo_png(config, rundir, mode):
+def demo_png(config, rundir, mode, off_dir=None):
     """out/module-map.png for make demo: the demo boot (@mode) beside a
-    baseline: a bench run's vanilla or off boot if there is one, else one
-    more demo boot of our kernel with vmalloc_contig=off."""
+    baseline: a bench run's vanilla or off boot if there is one, else the
+    demo's own vmalloc_contig=off boot (@off_dir), else one more demo boot
+    of our kernel with vmalloc_contig=off."""
     for base in ("vanilla", "off"):
         ptdump = BENCH_OUT / base / "ptdump-modules-loaded-1"
         if ptdump.exists():
             break
     else:
         base = "off"
+    if not ptdump.exists() and off_dir is not None:
+        ptdump = Path(off_dir) / "ptdump-modules-after"
+    if not ptdump.exists():
         res = guest.boot(config, "demo", f"{APPEND} vmalloc_contig=off",
                          name="demo-off")
         _check_boot(res, "demo vmalloc_contig=off")

@@ -75,7 +75,7 @@ def _print_splats(res, found):
 
 def cmd_run(args):
     res = guest.boot(args.config, args.scenario, args.append,
-                     timeout=args.timeout)
+                     timeout=args.timeout, oops_panic=not args.no_oops_panic)
     found = _scan(res)
     _print_splats(res, found)
     if res.status != 0 or found:

@@ -3,6 +3,7 @@
 
 import json
 import math
+import re
 
 from . import results
 from .common import WbError
@@ -40,7 +41,100 @@ def demo_report(files, kernel, accel, mode):
         rep["vmalloc_contig"] = {k: st.get(k, 0) for k in (
             "contig_allocs", "mapped_allocs", "vmalloc_allocs", "fallbacks",
             "bad_frees")}
+    rep.update(costs(files, classes))
     return rep
+
+
+def module_area_start(ptdump):
+    """The first address of the module area in a ptdump between its
+    markers, or None."""
+    m = re.search(r"^0x([0-9a-f]+)-0x[0-9a-f]+", ptdump, re.M)
+    return int(m.group(1), 16) if m else None
+
+
+def vmalloc_kb(vmallocinfo, start):
+    """KiB of pages in the vmalloc areas at or above @start (the module
+    area: module memory, chunks and their 4K fallbacks), by vmalloc's own
+    /proc/vmallocinfo."""
+    pages = 0
+    for ln in vmallocinfo.splitlines():
+        m = re.match(r"0x([0-9a-f]+)-0x[0-9a-f]+\s.*\bpages=(\d+)", ln)
+        if m and int(m.group(1), 16) >= start:
+            pages += int(m.group(2))
+    return pages * 4
+
+
+def pte_tables_kb(ptdump):
+    """KiB of PTE tables under the module area: one 4K table per 2M window
+    that holds a 4K mapping (present or not, as the dump lists them)."""
+    windows = set()
+    for ln in ptdump.splitlines():
+        m = re.match(r"0x([0-9a-f]+)-0x([0-9a-f]+)\s.*\bpte\s*$", ln)
+        if m:
+            lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+            windows.update(range(lo // PMD, (hi - 1) // PMD + 1))
+    return len(windows) * 4
+
+
+def costs(files, classes):
+    """{"memory_kb": {loaded, unloaded, limit}, "tlb_flushes": {global,
+    ipis}} of a demo boot, for the keys whose files it sent: memory from
+    vmalloc's areas and the page tables in the dump, the limit from the
+    mapped bytes per class, flushes from the function profiler and IPIs
+    from /proc/interrupts (CAL and TLB lines)."""
+    out = {}
+    dump = files.get("ptdump-modules-after", "")
+    start = module_area_start(dump)
+    if start is not None and all(f"vmallocinfo-{w}" in files for w in (
+            "before", "loaded", "unloaded")):
+        # Bytes used per class: the backend's own count where it serves
+        # module memory; else the 4K-mapped bytes, which are what is used.
+        mm = module_map_classes(files.get("module_map-stats", ""))
+        if mm.get("enabled"):
+            used = [c["used_bytes"] for c in mm.values()
+                    if isinstance(c, dict)]
+        else:
+            used = [c["bytes"] for c in classes.values()]
+        limit = sum(math.ceil(u / PMD) * PMD for u in used)
+
+        def held(when, ptdump):
+            # Over what the module area held before the set was loaded
+            # (ftrace trampolines, kprobe slots, their page tables).
+            return vmalloc_kb(files[f"vmallocinfo-{when}"], start) + \
+                pte_tables_kb(ptdump) - base
+        base = 0
+        base = held("before", files.get("ptdump-modules-before", ""))
+        out["memory_kb"] = {
+            "loaded": held("loaded", dump),
+            "unloaded": held("unloaded",
+                             files.get("ptdump-modules-unloaded", "")),
+            "limit": limit >> 10}
+    flushes = results.counters(files.get("flushes", ""))
+    before = results.interrupts(files.get("interrupts-before-modset", ""))
+    loaded = results.interrupts(files.get("interrupts-loaded", ""))
+    if "flush_tlb_all" in flushes and before and loaded:
+        out["tlb_flushes"] = {
+            "global": flushes["flush_tlb_all"],
+            "ipis": sum(loaded.get(k, 0) - before.get(k, 0)
+                        for k in ("CAL", "TLB"))}
+    return out
+
+
+def costs_lines(rep, label=""):
+    """The table's lines for memory_kb and tlb_flushes."""
+    lines = []
+    mem, fl = rep.get("memory_kb"), rep.get("tlb_flushes")
+    if mem:
+        lines.append(f"{label}module memory held (vmalloc areas and PTE "
+                     f"tables of the module area, over the boot's): "
+                     f"{mem['loaded']} KiB "
+                     f"loaded (limit {mem['limit']} KiB), "
+                     f"{mem['unloaded']} KiB unloaded")
+    if fl:
+        lines.append(f"{label}global TLB flushes loading the set: "
+                     f"{fl['global']} flush_tlb_all(), {fl['ipis']} IPIs "
+                     f"(CAL + TLB)")
+    return lines
 
 
 def module_map_classes(text):
@@ -96,6 +190,12 @@ def table(rep):
                              f"{c['mapped_2m_bytes'] >> 10:>9}"
                              f"{c['fallbacks']:>10}{c.get('splits', 0):>8}"
                              f"{c.get('collapses', 0):>10}")
+    costs = costs_lines(rep)
+    off = rep.get("off")
+    if off:
+        costs += costs_lines(off, "vmalloc_contig=off: ")
+    if costs:
+        lines += [""] + costs
     if rep.get("wx_bytes"):
         lines.append(f"W+X module bytes: {rep['wx_bytes']}")
     return "\n".join(lines)
