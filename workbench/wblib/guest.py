@@ -20,7 +20,12 @@ from .common import BUILD, OUT, WbError, log
 QEMU = "qemu-system-x86_64"
 MEMORY = "2G"
 CPUS = "2"
-CMDLINE = "console=ttyS0 panic=-1 oops=panic loglevel=7"
+CMDLINE = "console=ttyS0 panic=-1 loglevel=7"
+# An oops ends the boot (status 255) unless a run asks to go on after it.
+OOPS_PANIC = "oops=panic"
+# Only these scenarios run the KUnit suites built into the kernel; the
+# others boot with kunit.enable=0 unless their command line says otherwise.
+KUNIT_SCENARIOS = ("test",)
 TIMEOUT = {"probe": 60, "demo": 600, "test": 1200, "hang": 20}
 PROBE_TIMEOUT = 20
 NO_STATUS = 255
@@ -77,13 +82,25 @@ def qemu_cmd(accel, kernel, initrd, append, console, channel, extra=()):
             "-serial", "chardev:results", *extra]
 
 
+def cmdline(scenario, append, oops_panic=True):
+    """The guest kernel command line of @scenario with @append."""
+    kunit = scenario in KUNIT_SCENARIOS or "kunit.enable=" in append
+    parts = [CMDLINE, OOPS_PANIC if oops_panic else "",
+             "" if kunit else "kunit.enable=0", f"wb.scenario={scenario}",
+             append]
+    return " ".join(p for p in parts if p).strip()
+
+
 def _boot(config, scenario, accel, append, rundir, timeout, show=True,
-          initrd=None, extra=()):
+          initrd=None, extra=(), oops_panic=True):
     rundir.mkdir(parents=True, exist_ok=True)
     console, channel = rundir / "console.log", rundir / "channel.raw"
-    for f in (console, channel):
-        f.unlink(missing_ok=True)
-    full = f"{CMDLINE} wb.scenario={scenario} {append}".strip()
+    # A boot that dies early must not leave the last boot's files looking
+    # like its own.
+    for f in rundir.iterdir():
+        if f.is_file() or f.is_symlink():
+            f.unlink()
+    full = cmdline(scenario, append, oops_panic)
     cmd = qemu_cmd(accel, build.bzimage(config),
                    initrd or build.initramfs(config), full, console, channel,
                    extra)
@@ -143,9 +160,10 @@ def accel(config):
 
 
 def boot(config, scenario, append="", name=None, timeout=None,
-         known_only=True, initrd=None, extra=()):
+         known_only=True, initrd=None, extra=(), oops_panic=True):
     """Boot @scenario on @config's kernel; @initrd replaces its initramfs,
-    @extra is appended to the QEMU command."""
+    @extra is appended to the QEMU command; @oops_panic: an oops ends the
+    boot."""
     if known_only and not (build.GUEST / "scenarios" / f"{scenario}.sh").exists():
         known = sorted(p.stem for p in (build.GUEST / "scenarios").glob("*.sh"))
         raise WbError(f"unknown scenario '{scenario}' (known: "
@@ -156,4 +174,4 @@ def boot(config, scenario, append="", name=None, timeout=None,
     acc = accel(config)
     return _boot(config, scenario, acc, append, OUT / (name or scenario),
                  timeout or TIMEOUT.get(scenario, 600), initrd=initrd,
-                 extra=extra)
+                 extra=extra, oops_panic=oops_panic)
