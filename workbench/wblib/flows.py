@@ -3,11 +3,13 @@
 
 import json
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 
 from . import (bench, build, gate, guest, itlb, kconfig, profile, report,
                results, source)
-from .common import OUT, WB_DIR, WbError, kmake, log
+from .common import OUT, REPO, WB_DIR, WbError, kmake, log
 
 DEFAULT_CONFIG = "wb"
 TESTDATA = WB_DIR / "testdata"
@@ -174,6 +176,22 @@ def _demo_boot(config, append, name):
 
 # --- harness self-tests -------------------------------------------------------
 
+KSFT_LIB = REPO / "tools/testing/selftests/vmalloc_contig/module_map_lib.sh"
+
+
+def _lib_call(func, text):
+    """Words printed by the guest's shell helper @func (module_map_lib.sh)
+    given @text as its input file."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+        f.write(text)
+        f.flush()
+        res = subprocess.run(["sh", "-c", f'. "$0"; {func} "$1"',
+                              str(KSFT_LIB), f.name],
+                             capture_output=True, text=True, check=False)
+    return res.stdout.split() + ([f"exit {res.returncode}"]
+                                 if res.returncode else [])
+
+
 def _golden(kind, text):
     """What the parser of @kind makes of @text, as JSON-able data."""
     if kind == "splats":
@@ -188,6 +206,8 @@ def _golden(kind, text):
     if kind == "ptdump":
         classes, wx = results.mapping_classes(text)
         return {"classes": classes, "wx_bytes": wx}
+    if kind == "nodes":
+        return {"across": _lib_call("module_map_chunks_across_nodes", text)}
     if kind in ("wxloaded", "wxunloaded"):
         status, why = results.ptdump_check(text, kind == "wxloaded")
         return {"status": status}

@@ -23,17 +23,6 @@ meminfo() {
 	awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo
 }
 
-# Chunks (module_map's areas in /proc/vmallocinfo) whose pages are not all
-# on one node; "none" if every chunk is on one.
-chunks_across_nodes()
-{
-	awk '/ (mm_reserve|mm_chunk_create|module_map_alloc)\+/ {
-		n = 0
-		for (i = 1; i <= NF; i++) if ($i ~ /^N[0-9]+=/) n++
-		if (n != 1) { print $1; bad = 1 }
-	} END { if (!bad) print "none" }' /proc/vmallocinfo
-}
-
 n=0
 ok() { n=$((n + 1)); echo "ok $n $mode: $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
@@ -105,7 +94,7 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 	numa)
 		# Node-local chunks: vmalloc would spread a request for no node
 		# over both, in pages too small for a PMD.
-		across=$(chunks_across_nodes)
+		across=$(module_map_chunks_across_nodes)
 		if [ "$allocs" -gt 0 ] && [ "$fails" = 0 ] &&
 		   [ "$chunks" -gt 0 ] && [ "$mapped" = "$chunks" ] &&
 		   [ "$across" = none ]; then

@@ -78,6 +78,18 @@ module_map_wait_mapped()
 	wait_until 50 module_map_all_mapped
 }
 
+# module_map_chunks_across_nodes [FILE]: the start addresses of the chunks
+# (module_map's areas in /proc/vmallocinfo, or FILE) whose pages are not
+# all on one node; "none" if each chunk is on one.
+module_map_chunks_across_nodes()
+{
+	awk '/ (mm_reserve|mm_chunk_create|module_map_alloc)\+/ {
+		n = 0
+		for (i = 1; i <= NF; i++) if ($i ~ /^N[0-9]+=/) n++
+		if (n != 1) { print $1; bad = 1 }
+	} END { if (!bad) print "none" }' "${1:-/proc/vmallocinfo}"
+}
+
 # module_map_sum COLUMN: a stats column summed over the classes
 # (chunks, used_bytes, free_bytes, mapped_2m_bytes, allocs, fallbacks, ...).
 module_map_sum()
