@@ -24,7 +24,9 @@
  *   neither text_poke() nor text_mutex.
  * - The direct-map alias of a chunk takes the class permission once, for the
  *   whole 2M, when the chunk is created; CPA leaves the alias alone for the
- *   pieces, so loading modules does not split the direct map.
+ *   pieces, so loading modules does not split the direct map to 4K. Where
+ *   the direct map has 1G pages, the one holding a chunk is split to 2M
+ *   pages; it is mapped by 1G again when the last chunk in it is released.
  * - A piece over 2M gets a chunk of its own, of as many 2M pages as it
  *   needs, returned to the page allocator when the piece is freed.
  * - An empty chunk goes back to the page allocator after MM_RELEASE_DELAY,
@@ -237,6 +239,26 @@ static void mm_publish(const struct mm_chunk *c, enum mm_class cls,
 	}
 }
 
+/*
+ * The direct map's 1G pages that giving the chunk's alias its class
+ * permission split: put them back where the alias was the last thing that
+ * kept them split.
+ */
+static void mm_chunk_restore_direct_map(struct mm_chunk *c)
+{
+	unsigned long pfn;
+	unsigned int i;
+
+	/* A chunk's 2M pages need not be contiguous with each other. */
+	for (i = 0; i < c->pmds; i++) {
+		pfn = vmalloc_to_pfn((void *)(c->base + i * PMD_SIZE));
+		if (WARN_ON_ONCE(!pfn))
+			continue;
+		direct_map_collapse_1g((unsigned long)pfn_to_kaddr(pfn),
+				       MM_PIECES);
+	}
+}
+
 static void mm_chunk_release(struct mm_chunk *c)
 {
 	struct vm_struct *vm = find_vm_area((void *)c->base);
@@ -245,8 +267,11 @@ static void mm_chunk_release(struct mm_chunk *c)
 
 	mm_publish(c, cls, false);
 	/* Whole 2M pages: the alias changes by large pages too. */
-	if (mm_info[cls].writable)
+	if (mm_info[cls].writable) {
 		err = mm_info[cls].writable(c->base, c->pmds * MM_PIECES);
+		if (!err)
+			mm_chunk_restore_direct_map(c);
+	}
 	if (vm) {
 		/*
 		 * Done above, at 2M; vfree() would do it page by page, which

@@ -6,8 +6,8 @@
 #   numa           two nodes (numa=fake=2): every chunk comes whole from one
 #                  node and is mapped by PMDs, none is made and thrown away.
 #   gbpages        the direct map in 1G pages (QEMU pdpe1gb, 4 GiB): loading
-#                  the set splits no direct-map page to 4K; what it does to
-#                  the 1G pages is reported.
+#                  the set splits no direct-map page to 4K, and once every
+#                  chunk is given back the 1G pages are as they were.
 # KTAP on the results channel (degraded.ktap): the set loads and unloads, the
 # counters show the path taken, nothing is held afterwards; load time and
 # the direct map are reported.
@@ -29,7 +29,7 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 
 (
 	echo "TAP version 13"
-	echo "1..4"
+	echo "1..5"
 	case "$mode" in
 	nohugevmalloc|numa|gbpages) ;;
 	*)
@@ -117,12 +117,20 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 	else
 		not_ok "module set unload: $out"
 	fi
-	if module_map_wait_released; then
-		echo "# no chunk held after the release delay"
+	released=yes
+	module_map_wait_released || released=no
+	dm4k2=$(meminfo DirectMap4k)
+	dm1g2=$(meminfo DirectMap1G)
+	echo "# DirectMap4k $dm4k2 kB, DirectMap1G ${dm1g2:-0} kB after unloading; since boot $(awk '$1 == "direct_map_level3_splits" { s = $2 } $1 == "direct_map_level3_collapses" { c = $2 } END { print s + 0 " 1G splits, " c + 0 " collapses" }' /proc/vmstat)"
+	# Given back: every chunk, and with 1G pages the direct map as it was.
+	if [ "$released" = no ]; then
+		not_ok "$(module_map_sum chunks) chunk pages still held 10 s after unloading"
+	elif [ "$mode" = gbpages ] &&
+	     { [ "$dm1g2" != "$dm1g0" ] || [ "$dm4k2" != "$dm4k0" ]; }; then
+		not_ok "direct map not restored: DirectMap1G $dm1g0 -> $dm1g2 kB, DirectMap4k $dm4k0 -> $dm4k2 kB"
 	else
-		echo "# $(module_map_sum chunks) chunk pages still held 10 s after unloading"
+		ok "no chunk held after the release delay${dm1g0:+, DirectMap1G back to $dm1g2 kB}"
 	fi
-	echo "# DirectMap4k $(meminfo DirectMap4k) kB, DirectMap1G $(meminfo DirectMap1G) kB after unloading, $(awk '$1 == "direct_map_level3_splits" { print $2 }' /proc/vmstat) 1G splits since boot"
 	wb_put module_map-stats "$MM_STATS"
 ) > /tmp/degraded.ktap 2>&1
 rc=$?
