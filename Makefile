@@ -3,7 +3,13 @@
 # fetches the pinned Debian kernel source, assembles it with our changes,
 # builds, boots under QEMU and measures.
 
-WB := workbench/wb
+# BASE=6.12 (the default: the LTS the series was first built on) or
+# BASE=7.3 (mainline); each has its own build/ and out/ place (README).
+# make test without BASE tests every base, one after the other.
+BASES := 6.12 7.3
+TEST_BASES := $(if $(BASE),$(BASE),$(BASES))
+BASE ?= 6.12
+WB := WB_BASE=$(BASE) workbench/wb
 
 .PHONY: demo test bench soak test-debug matrix deps fetch tree config build selftest clean distclean
 
@@ -11,7 +17,10 @@ demo:
 	$(WB) demo
 
 test:
-	$(WB) test
+	@rc=0; for b in $(TEST_BASES); do \
+		echo "== make test: Linux $$b"; \
+		WB_BASE=$$b workbench/wb test || rc=1; \
+	done; exit $$rc
 
 # Not part of make test: 1000 load/unload cycles; the debug kernel; the
 # build matrix. Each builds its own kernel.
@@ -38,7 +47,8 @@ series series-check:
 
 # Build trees and run logs; the downloaded .deb in build/dl is kept.
 clean:
-	rm -rf out build/obj-* build/mods-* build/initramfs-* build/kselftest-*
+	rm -rf out build/obj-* build/mods-* build/initramfs-* build/kselftest-* \
+		build/7.3
 
 distclean:
 	rm -rf out build

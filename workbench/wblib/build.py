@@ -135,11 +135,26 @@ def load_order(graph, wanted):
     return order
 
 
-def modset():
+def _names(path):
     names = []
-    for ln in MODSET.read_text().splitlines():
+    for ln in path.read_text().splitlines():
         names += ln.split("#")[0].split()
     return names
+
+
+def modset():
+    """The module set, less what the base no longer has (configs/<base>/
+    modset-omit), which must name modules of the set."""
+    names = _names(MODSET)
+    if kconfig.BASE_CONFIGS is None:
+        return names
+    omit_file = kconfig.BASE_CONFIGS / "modset-omit"
+    omit = _names(omit_file) if omit_file.exists() else []
+    stray = [n for n in omit if n not in names]
+    if stray:
+        raise WbError(f"{omit_file} names {', '.join(stray)}, which "
+                      f"{MODSET} does not")
+    return [n for n in names if n not in omit]
 
 
 def _cpio_list(name, order):

@@ -9,10 +9,19 @@ from pathlib import Path
 
 WB_DIR = Path(__file__).resolve().parent.parent
 REPO = WB_DIR.parent
-BUILD = Path(os.environ.get("WB_BUILD_DIR", REPO / "build"))
-OUT = Path(os.environ.get("WB_OUT_DIR", REPO / "out"))
+# The kernel the workbench builds on: Linux 6.12 LTS (the default) or
+# mainline 7.3. WB_BASE picks it (make ... BASE=7.3). The default base keeps
+# the top of build/ and out/; another base gets build/<base> and out/<base>.
+BASES = ("6.12", "7.3")
+DEFAULT_BASE = "6.12"
+BASE = os.environ.get("WB_BASE") or DEFAULT_BASE
+BUILD_ROOT = Path(os.environ.get("WB_BUILD_DIR", REPO / "build"))
+OUT_ROOT = Path(os.environ.get("WB_OUT_DIR", REPO / "out"))
+BUILD = BUILD_ROOT if BASE == DEFAULT_BASE else BUILD_ROOT / BASE
+OUT = OUT_ROOT if BASE == DEFAULT_BASE else OUT_ROOT / BASE
 SRC = BUILD / "linux"
-DL = BUILD / "dl"
+# Downloads are kept across bases and cleans.
+DL = BUILD_ROOT / "dl"
 
 ARCH = "x86_64"
 

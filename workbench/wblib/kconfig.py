@@ -4,10 +4,13 @@
 import re
 from pathlib import Path
 
-from .common import (ARCH, BUILD, REPO, SRC, WB_DIR, WbError, kmake, log,
-                     run)
+from .common import (ARCH, BASE, BUILD, DEFAULT_BASE, REPO, SRC, WB_DIR,
+                     WbError, kmake, log, run)
 
 CONFIGS = WB_DIR / "configs"
+# What differs on another base: configs/<base>/<fragment>.config is merged
+# right after configs/<fragment>.config, and wins.
+BASE_CONFIGS = CONFIGS / BASE if BASE != DEFAULT_BASE else None
 _SET = re.compile(r"^(CONFIG_\w+)=(.*)$")
 _UNSET = re.compile(r"^# (CONFIG_\w+) is not set$")
 
@@ -25,6 +28,8 @@ def fragments(name):
             if not path.exists():
                 raise WbError(f"{lst.name} names {path.name}, which is missing")
             frags.append(path)
+            if BASE_CONFIGS and (BASE_CONFIGS / path.name).exists():
+                frags.append(BASE_CONFIGS / path.name)
     return frags
 
 
@@ -58,7 +63,8 @@ _DEFINE = re.compile(r"^\+[ \t]*(?:menu)?config[ \t]+(\w+)", re.M)
 
 def our_symbols():
     """CONFIG_ names our patches add to Kconfig files."""
-    return {"CONFIG_" + m for p in (REPO / "patches").glob("*.patch")
+    from .source import PATCHES
+    return {"CONFIG_" + m for p in PATCHES.glob("*.patch")
             for m in _DEFINE.findall(p.read_text(errors="replace"))}
 
 
@@ -107,5 +113,5 @@ def config(name, src=SRC, fragments_from=None):
     merged.write_text(text)
     log(f"config '{name}': "
         f"{len(requested(fragments_from or name))} options from "
-        f"{', '.join(f.name for f in frags)} verified")
+        f"{', '.join(str(f.relative_to(CONFIGS)) for f in frags)} verified")
     return obj

@@ -14,12 +14,35 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .common import BUILD, DL, REPO, SRC, WbError, git, log, run
+from .common import (BASE, BASES, BUILD, BUILD_ROOT, DEFAULT_BASE, DL, REPO,
+                     SRC, WbError, git, log, run)
 
-DEB_PACKAGE = "linux-source-6.12"
-DEB_VERSION = "6.12.117-1~deb12u1"
-DEB_SHA256 = "e849faf31ca3555757f3a8877cb01af92122f744f75d1f3102734651c4e14703"
-KERNEL_VERSION = "6.12.117"
+# Each base: the Debian package that ships its source, pinned by version and
+# sha256, and the suite that serves it. A suite of None is the system's own
+# apt sources; any other suite is reached through an apt configuration of
+# the workbench's own under build/apt, so the system's apt setup is never
+# changed.
+PINS = {
+    "6.12": {"package": "linux-source-6.12", "version": "6.12.117-1~deb12u1",
+             "sha256": "e849faf31ca3555757f3a8877cb01af92122f744f75d1f3102734651c4e14703",
+             "kernel": "6.12.117", "suite": None},
+    "7.3": {"package": "linux-source-7.3", "version": "7.3.4-1~bpo13+1",
+            "sha256": "703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3",
+            "kernel": "7.3.4", "suite": "trixie-backports"},
+}
+assert set(PINS) == set(BASES)
+if BASE not in PINS:
+    raise SystemExit(f"wb: error: unknown base '{BASE}' (known: "
+                     f"{', '.join(BASES)}; default {DEFAULT_BASE})")
+PIN = PINS[BASE]
+DEB_PACKAGE = PIN["package"]
+DEB_VERSION = PIN["version"]
+DEB_SHA256 = PIN["sha256"]
+KERNEL_VERSION = PIN["kernel"]
+# The mirror the workbench's own apt configuration uses.
+MIRROR = os.environ.get("WB_DEB_MIRROR", "http://deb.debian.org/debian")
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+APT = BUILD_ROOT / "apt"
 
 # Debian packages the workbench needs, with a command that proves each one.
 PACKAGES = {
@@ -45,7 +68,9 @@ PACKAGES = {
     "python3-matplotlib": None,
 }
 
-PATCHES = REPO / "patches"
+# The default base's series is patches/series; another base has its own in
+# patches/<base>/. New files are shared: the overlay is the same for both.
+PATCHES = REPO / "patches" if BASE == DEFAULT_BASE else REPO / "patches" / BASE
 BASE_REF = "refs/tags/wb-base"
 # Fixed identity and dates: the same inputs always give the same commits.
 GIT_ENV = {
@@ -93,16 +118,46 @@ def _sha256(path):
     return h.hexdigest()
 
 
+def _apt_options():
+    """apt -o options for the pin's suite: [] for the system's sources."""
+    suite = PIN["suite"]
+    if suite is None:
+        return []
+    state = APT / suite
+    (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "cache" / "archives" / "partial").mkdir(parents=True,
+                                                     exist_ok=True)
+    (state / "parts").mkdir(exist_ok=True)
+    src = state / "parts" / "wb.sources"
+    text = (f"Types: deb\nURIs: {MIRROR}\nSuites: {suite}\n"
+            f"Components: main\nSigned-By: {KEYRING}\n")
+    if not src.exists() or src.read_text() != text:
+        src.write_text(text)
+    status = state / "status"
+    status.touch()
+    opts = {"Dir::Etc::sourcelist": "/dev/null",
+            "Dir::Etc::sourceparts": state / "parts",
+            "Dir::State::Lists": state / "lists",
+            "Dir::Cache": state / "cache",
+            "Dir::State::status": status,
+            "Acquire::Languages": "none"}
+    return [a for k, v in opts.items() for a in ("-o", f"{k}={v}")]
+
+
+def _apt(tool, *args, **kw):
+    return run([tool, *_apt_options(), *args], **kw)
+
+
 def _served_versions():
-    res = run(["apt-cache", "madison", DEB_PACKAGE], capture=True,
-              check=False, quiet=True)
+    res = _apt("apt-cache", "madison", DEB_PACKAGE, capture=True,
+               check=False, quiet=True)
     return [ln.split("|")[1].strip() for ln in res.stdout.splitlines()
             if ln.count("|") >= 2]
 
 
 def _index_sha256(version):
-    res = run(["apt-cache", "show", f"{DEB_PACKAGE}={version}"],
-              capture=True, check=False, quiet=True)
+    res = _apt("apt-cache", "show", f"{DEB_PACKAGE}={version}",
+               capture=True, check=False, quiet=True)
     for ln in res.stdout.splitlines():
         if ln.startswith("SHA256:"):
             return ln.split()[1]
@@ -127,7 +182,7 @@ def fetch():
     DL.mkdir(parents=True, exist_ok=True)
     served = _served_versions()
     if not served:
-        run(["apt-get", "update", "-q"], check=False)
+        _apt("apt-get", "update", "-q", check=False)
         served = _served_versions()
     if version not in served:
         raise WbError(
@@ -143,7 +198,7 @@ def fetch():
         log(f"override {version}: checking against the apt index sha256 {sha}")
     for stale in DL.glob(f"{DEB_PACKAGE}_*.deb"):
         stale.unlink()
-    run(["apt-get", "download", "-q", f"{DEB_PACKAGE}={version}"], cwd=DL)
+    _apt("apt-get", "download", "-q", f"{DEB_PACKAGE}={version}", cwd=DL)
     got = _sha256(deb) if deb.exists() else "missing"
     if got != sha:
         deb.unlink(missing_ok=True)
@@ -196,12 +251,28 @@ def series():
     return names
 
 
+def overlay_omitted():
+    """New files this base does not carry: patches/<base>/overlay-omit."""
+    path = PATCHES / "overlay-omit"
+    if BASE == DEFAULT_BASE or not path.exists():
+        return set()
+    names = {ln.split("#")[0].strip() for ln in path.read_text().splitlines()}
+    names.discard("")
+    missing = sorted(n for n in names if not (REPO / n).is_file())
+    if missing:
+        raise WbError(f"{path} names {', '.join(missing)}, which the "
+                      f"repository does not have")
+    return names
+
+
 def overlay_files():
-    """Every overlay file, relative to the repo, sorted by directory."""
+    """Every overlay file of the base, relative to the repo, sorted by
+    directory."""
     files = []
+    omit = overlay_omitted()
     for d in overlay_dirs():
         files += sorted(str(p.relative_to(REPO)) for p in (REPO / d).rglob("*")
-                        if p.is_file())
+                        if p.is_file() and str(p.relative_to(REPO)) not in omit)
     return files
 
 
