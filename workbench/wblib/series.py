@@ -28,7 +28,9 @@ from datetime import datetime, timedelta, timezone
 from . import kconfig, source
 from .common import ARCH, BUILD, OUT, REPO, SRC, WB_DIR, WbError, git, log, run
 
-MAP = WB_DIR / "series.map"
+# Each base has its own plan: series.map (6.12), series-<base>.map.
+MAP = WB_DIR / ("series.map" if source.BASE == source.DEFAULT_BASE
+                else f"series-{source.BASE}.map")
 SERIES_OUT = OUT / "series"
 CHECK_OUT = OUT / "series-check"
 SERIES_REF = "refs/wb/series"
@@ -349,7 +351,9 @@ def numbers():
     kept in workbench/results, else a demo report."""
     rep = OUT / "report.json"
     try:
-        for bench in (OUT / "bench.json", WB_DIR / "results" / "bench.json"):
+        kept = [WB_DIR / "results" / "bench.json"] \
+            if source.BASE == source.DEFAULT_BASE else []
+        for bench in [OUT / "bench.json"] + kept:
             if bench.exists():
                 return _bench_numbers(json.loads(bench.read_text()),
                                       bench.relative_to(REPO))
@@ -369,7 +373,59 @@ def _wrap(*paragraphs):
     return out
 
 
+def cover_blurb_mainline(n):
+    """The cover letter of the series on mainline (a base other than the
+    default one)."""
+    version = source.pinned()[0]
+    lines = _wrap(
+        """Mainline maps module text with 2M pages through the execmem ROX
+        cache (Mike Rapoport, v6.14), which hands out pieces of large ROX
+        pages and, through CPA_COLLAPSE, maps a 2M page with one PMD again
+        once the loader's temporary permission changes are undone. This
+        series starts from there.""",
+        """Patches 1-3 fix the collapse for walkers that take no lock: the
+        tables it takes out were freed right after the TLB flush, while
+        vmalloc_to_page() (iov_iter and scatterlist kvec helpers) and
+        lookup_address() (slow_virt_to_phys(), kernel_page_present(),
+        cpa_flush()) may still be reading them, and both re-read entries
+        that a collapse or a split changes under them. Now each level is
+        read once, the unlocked walkers hold RCU, and the tables are freed
+        from an rcu_work after a grace period. They are candidates for the
+        stable kernels that have CPA_COLLAPSE.""",
+        """Patches 4-11 add vmalloc_contig(), an allocator that tries an
+        exact run of physically contiguous pages first (a block split in
+        halves, each unused half given back whole) and falls back to
+        vmalloc, with a free that needs no size; the module loader uses it
+        for the module image buffers, read after the LSM hook through a new
+        kernel_read_file_alloc(); a KUnit suite, kselftests and the
+        documentation follow. vmalloc_contig_range() and the
+        huge-or-nothing vmalloc request of patch 4 have no user here but
+        the KUnit suite: they are for execmem caches of module rodata and
+        data.""",
+        """Not in this series yet: module rodata and data in 2M pages
+        (execmem caches per final permission, CPA_COLLAPSE for RO+NX and
+        RW+NX, the direct-map alias changed once per 2M so that loads split
+        nothing). On 7.3 they stay in 4K pages, as in vanilla. The same
+        work exists against 6.12 LTS, where the series also carries its own
+        text cache.""")
+    lines += ["Numbers", "-------", ""] + numbers() + [""]
+    lines += ["Base", "----", ""] + _wrap(
+        f"""The base-commit below is not an upstream commit: it is the
+        Debian {source.DEB_PACKAGE} {version} tree ({source.KERNEL_VERSION}
+        with Debian's patches) unpacked exactly as shipped and committed as
+        one commit (the workbench's wb-base). `git am` of these {n} patches
+        on that tree gives the tree the workbench builds and tests.""",
+        """Tested with `make test BASE=7.3` (the vmalloc_contig KUnit suite,
+        the vmalloc_contig kselftests including /proc/kcore and ptdump
+        readers during module loads, load/unload passes of the module set
+        of a Debian server with vmalloc_contig on and off, under QEMU), and
+        checkpatch --strict on every patch.""")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def cover_blurb(n):
+    if source.BASE != source.DEFAULT_BASE:
+        return cover_blurb_mainline(n)
     version = source.pinned()[0]
     lines = _wrap(
         """Kernel text is mapped with 2M pages, but module memory comes from
