@@ -3,17 +3,21 @@
 #
 # Page tables of module memory freed while walkers read them. Loaders (one
 # per CPU, as far as there are modules for them) load and unload modules in
-# a loop, so CPA splits chunk PMDs and collapses them back (freeing the PTE
-# tables) while two walkers read the whole module area: /proc/kcore
+# a loop, so CPA splits 2M module mappings and collapses them back (freeing
+# the PTE tables; the x86 module_map backend's chunks, or mainline's execmem
+# ROX cache) while two walkers read the whole module area: /proc/kcore
 # (vread_iter() looks pages up with vmalloc_to_page(), without page-table
 # locks) and the kernel page-table dump (under init_mm's mmap lock). A
 # walker that reads a freed table shows as a KASAN report, a WARNING or an
 # oops: the kernel log may get no new report line during the test. Every
 # load, unload and read must succeed, and with the backend on the reads
-# must overlap collapses, or the test proved nothing.
+# must overlap collapses, or the test proved nothing: counted by the backend
+# (module_map_level2_collapses) or, without it, by CPA itself
+# (direct_map_level2_collapses, which counts every CPA_COLLAPSE).
 #
-#   kcore_walkers.sh [MODULE...]   (default: test_module_map and
-#                                   test_static_keys; give leaves, as each
+#   kcore_walkers.sh [MODULE...]   (default: the first two of
+#                                   test_module_map, test_static_keys and
+#                                   dummy that are built; give leaves, as each
 #                                   loader removes its modules' dependencies)
 #
 # KCORE_SECONDS (default 20) is how long the walkers read.
@@ -24,7 +28,7 @@ DIR=$(dirname "$0")
 
 DURATION=${KCORE_SECONDS:-20}
 STOP=/tmp/kcore_walkers.stop
-MODULES=${*:-"test_module_map test_static_keys"}
+MODULES=$*
 
 vmstat()
 {
@@ -81,10 +85,26 @@ case "$DURATION" in
 	ktap_exit_fail_msg "KCORE_SECONDS must be a positive number of seconds: '$DURATION'"
 	;;
 esac
+if [ -z "$MODULES" ]; then
+	n=0
+	for m in test_module_map test_static_keys dummy; do
+		[ "$n" -lt 2 ] && [ -n "$(module_ko "$m")" ] || continue
+		MODULES="$MODULES $m"
+		n=$((n + 1))
+	done
+	[ -n "$MODULES" ] || ktap_exit_fail_msg "none of the default modules is built"
+fi
 for m in $MODULES; do
 	[ -n "$(module_ko "$m")" ] ||
 		ktap_exit_fail_msg "module $m is not built (modules.dep)"
 done
+if module_map_enabled; then
+	counter=module_map_level2_collapses
+elif [ -n "$(vmstat direct_map_level2_collapses)" ]; then
+	counter=direct_map_level2_collapses
+else
+	counter=""
+fi
 cpus=$(nproc)
 ktap_set_plan 4
 
@@ -97,7 +117,7 @@ end=${end#0x}
 reports0=$(reports)
 
 rm -f "$STOP" /tmp/kcore_walkers.[0-9]*
-collapses=$(vmstat module_map_level2_collapses)
+collapses=$(vmstat "${counter:-none}")
 i=0
 for m in $MODULES; do
 	cpu=$((i % cpus))
@@ -129,7 +149,7 @@ kcore_rc=$?
 touch "$STOP"
 wait
 rm -f "$STOP"
-collapses=$(($(vmstat module_map_level2_collapses) - collapses))
+collapses=$(($(vmstat "${counter:-none}") - ${collapses:-0}))
 
 loads=0
 bad=""
@@ -168,10 +188,10 @@ else
 	ktap_test_fail "kcore_walkers: $n kernel report lines during the test"
 fi
 
-if ! module_map_enabled; then
+if [ -z "$counter" ]; then
 	ktap_test_skip "kcore_walkers: collapses during the reads (module_map backend off)"
 elif [ "$collapses" -gt 0 ]; then
-	ktap_test_pass "kcore_walkers: $collapses chunk collapses during the reads"
+	ktap_test_pass "kcore_walkers: $collapses collapses ($counter) during the reads"
 else
 	ktap_test_fail "kcore_walkers: no chunk collapse during the reads: nothing was tested"
 fi
