@@ -31,12 +31,12 @@ def demo_report(files, kernel, accel, mode):
                                "after": after["DirectMap4k"]}}
     if wx:
         rep["wx_bytes"] = wx
-    if "module_map-stats" in files:
+    if not results.missing(files.get("module_map-stats")):
         rep["module_map"] = module_map_classes(files["module_map-stats"])
         vmstat = results.counters(files.get("vmstat", ""))
         for key in ("module_map_level2_splits", "module_map_level2_collapses"):
             rep["module_map"][key] = vmstat.get(key, 0)
-    if "vmalloc_contig-stats" in files:
+    if not results.missing(files.get("vmalloc_contig-stats")):
         st = results.counters(files["vmalloc_contig-stats"])
         rep["vmalloc_contig"] = {k: st.get(k, 0) for k in (
             "contig_allocs", "mapped_allocs", "vmalloc_allocs", "fallbacks",
