@@ -5,9 +5,10 @@
 
 # BASE=6.12 (the default: the LTS the series was first built on) or
 # BASE=7.3 (mainline); each has its own build/ and out/ place (README).
-# make test without BASE tests every base, one after the other.
-BASES := 6.12 7.3
-TEST_BASES := $(if $(BASE),$(BASE),$(BASES))
+# make test without BASE tests the bases of TEST_BASES, one after the other:
+# 6.12 only for now, as both together do not fit make test's time budget
+# (README, Two bases); make test BASE=7.3 tests 7.3.
+TEST_BASES := $(if $(BASE),$(BASE),6.12)
 BASE ?= 6.12
 WB := WB_BASE=$(BASE) workbench/wb
 
