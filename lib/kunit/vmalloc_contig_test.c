@@ -17,6 +17,7 @@
 #include <linux/vmalloc.h>
 #include <linux/vmalloc_contig.h>
 #include <linux/vmstat.h>
+#include <linux/workqueue.h>
 
 #define LARGEST_BUDDY	(PAGE_SIZE << MAX_PAGE_ORDER)
 
@@ -325,14 +326,19 @@ static void vc_free_in_irq(struct kunit *test)
 #define VC_CYCLES	512
 #define VC_ROUNDS	3
 
+static void vc_drain_local(struct work_struct *work)
+{
+	drain_local_pages(NULL);
+}
+
 /*
  * Free pages, once freed xarray nodes have left RCU and the per-cpu lists
- * are back in the buddy lists.
+ * are back in the buddy lists (drain_all_pages() is mm-internal).
  */
 static long vc_free_pages(void)
 {
 	rcu_barrier();
-	drain_all_pages(NULL);
+	schedule_on_each_cpu(vc_drain_local);
 	return global_zone_page_state(NR_FREE_PAGES);
 }
 
