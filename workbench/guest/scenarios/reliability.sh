@@ -65,12 +65,8 @@ parallel_loads()
 {
 	# A module nothing depends on: the backend's test module where the
 	# series has one (6.12), else the static key test base (7.3).
-	mod=test_module_map
-	ko=$WB_MODDIR/kernel/lib/$mod.ko
-	if [ ! -e "$ko" ]; then
-		mod=test_static_key_base
-		ko=$WB_MODDIR/kernel/lib/$mod.ko
-	fi
+	mod=$(built_modules 1 test_module_map test_static_key_base)
+	ko=$(module_ko "$mod")
 	bad=""
 	for round in 1 2 3 4 5 6 7 8 9 10; do
 		for i in 1 2 3 4 5 6 7 8; do

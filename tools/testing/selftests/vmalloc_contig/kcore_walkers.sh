@@ -86,12 +86,7 @@ case "$DURATION" in
 	;;
 esac
 if [ -z "$MODULES" ]; then
-	n=0
-	for m in test_module_map test_static_keys dummy; do
-		[ "$n" -lt 2 ] && [ -n "$(module_ko "$m")" ] || continue
-		MODULES="$MODULES $m"
-		n=$((n + 1))
-	done
+	MODULES=$(built_modules 2 test_module_map test_static_keys dummy)
 	[ -n "$MODULES" ] || ktap_exit_fail_msg "none of the default modules is built"
 fi
 for m in $MODULES; do

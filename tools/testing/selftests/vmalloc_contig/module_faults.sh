@@ -297,15 +297,10 @@ if [ ! -r "$VC_STATS" ] || [ "$(vc_counter enabled)" != 1 ]; then
 	ktap_skip_all "vmalloc_contig off or not built"
 	exit "$KSFT_SKIP"
 fi
-# By default test_module_map (the 6.12 series' test module) and
-# test_static_key_base, or dummy where test_module_map is not built.
-if [ $# -eq 0 ]; then
-	if [ -n "$(module_ko test_module_map)" ]; then
-		set -- test_module_map test_static_key_base
-	else
-		set -- test_static_key_base dummy
-	fi
-fi
+# By default two of test_module_map (the x86 backend's test module),
+# test_static_key_base and dummy.
+# shellcheck disable=SC2046 # one word per module
+[ $# -gt 0 ] || set -- $(built_modules 2 test_module_map test_static_key_base dummy)
 for mod in "$@"; do
 	if [ -z "$(module_ko "$mod")" ]; then
 		ktap_skip_all "no module $mod"

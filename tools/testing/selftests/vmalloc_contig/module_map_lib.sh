@@ -16,6 +16,21 @@ module_ko()
 	[ -n "$p" ] && echo "$MODDIR/$p"
 }
 
+# built_modules N MOD...: the first N of the modules that are built, one
+# per line (test modules differ between kernels: test_module_map comes with
+# the x86 backend).
+built_modules()
+{
+	n=$1
+	shift
+	for m in "$@"; do
+		[ "$n" -gt 0 ] || break
+		[ -n "$(module_ko "$m")" ] || continue
+		echo "$m"
+		n=$((n - 1))
+	done
+}
+
 # Whether the backend serves module memory on this boot.
 module_map_enabled()
 {
