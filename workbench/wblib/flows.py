@@ -16,8 +16,8 @@ TESTDATA = WB_DIR / "testdata"
 # The demo boot does not run the KUnit suites built into the same kernel.
 DEMO_APPEND = "kunit.enable=0"
 # Load/unload cycles of the module set: in make test, and in make soak.
-# make test tests both bases within its time budget: the default base gets
-# the long run, the other a short one (make soak BASE=... for the long).
+# The default base gets the long run; another base, tested with make test
+# BASE=..., a short one (make soak BASE=... for the long).
 TEST_CYCLES = 300 if source.BASE == source.DEFAULT_BASE else 20
 SOAK_CYCLES = 1000
 DEBUG_CYCLES = 30

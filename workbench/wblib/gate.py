@@ -28,14 +28,12 @@ ON_SKIPS = [
      "KASAN_VMALLOC shadow pages blur free page counts "
      "(lib/kunit/vmalloc_contig_test.c)"),
 ]
+# How the tests say that the x86 backend is not running: on a base whose
+# series has no backend (7.3), that is what its config lacks.
+_MM_OFF = r"module_map backend off|module_map is off|module_map not running"
+MM_OFF_REASON = re.compile(_MM_OFF)
 # How the tests say that they skipped because the feature is off.
-OFF_REASON = re.compile(r"vmalloc_contig=off|vmalloc_contig off|"
-                        r"module_map backend off|module_map is off|"
-                        r"module_map not running")
-# How they say that the x86 backend is not running: on a base whose series
-# has no backend (7.3), that is what its config lacks.
-MM_OFF_REASON = re.compile(r"module_map backend off|module_map is off|"
-                           r"module_map not running")
+OFF_REASON = re.compile(r"vmalloc_contig=off|vmalloc_contig off|" + _MM_OFF)
 _CONFIG = re.compile(r"\bCONFIG_(\w+)")
 
 

@@ -4,8 +4,9 @@
 import re
 from pathlib import Path
 
-from .common import (ARCH, BASE, BUILD, DEFAULT_BASE, REPO, SRC, WB_DIR,
-                     WbError, kmake, log, run)
+from . import source
+from .common import (ARCH, BASE, BUILD, DEFAULT_BASE, SRC, WB_DIR, WbError,
+                     kmake, log, run)
 
 CONFIGS = WB_DIR / "configs"
 # What differs on another base: configs/<base>/<fragment>.config is merged
@@ -63,8 +64,7 @@ _DEFINE = re.compile(r"^\+[ \t]*(?:menu)?config[ \t]+(\w+)", re.M)
 
 def our_symbols():
     """CONFIG_ names our patches add to Kconfig files."""
-    from .source import PATCHES
-    return {"CONFIG_" + m for p in PATCHES.glob("*.patch")
+    return {"CONFIG_" + m for p in source.PATCHES.glob("*.patch")
             for m in _DEFINE.findall(p.read_text(errors="replace"))}
 
 

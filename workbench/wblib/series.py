@@ -373,10 +373,18 @@ def _wrap(*paragraphs):
     return out
 
 
+def _base_paragraph(n):
+    return f"""The base-commit below is not an upstream commit: it is the
+        Debian {source.DEB_PACKAGE} {source.pinned()[0]} tree
+        ({source.KERNEL_VERSION} with Debian's patches) unpacked exactly as
+        shipped and committed as one commit (the workbench's wb-base,
+        `workbench/wb tree`). `git am` of these {n} patches on that tree
+        gives the tree the workbench builds and tests."""
+
+
 def cover_blurb_mainline(n):
     """The cover letter of the series on mainline (a base other than the
     default one)."""
-    version = source.pinned()[0]
     lines = _wrap(
         """Mainline maps module text with 2M pages through the execmem ROX
         cache (Mike Rapoport, v6.14), which hands out pieces of large ROX
@@ -410,11 +418,7 @@ def cover_blurb_mainline(n):
         text cache.""")
     lines += ["Numbers", "-------", ""] + numbers() + [""]
     lines += ["Base", "----", ""] + _wrap(
-        f"""The base-commit below is not an upstream commit: it is the
-        Debian {source.DEB_PACKAGE} {version} tree ({source.KERNEL_VERSION}
-        with Debian's patches) unpacked exactly as shipped and committed as
-        one commit (the workbench's wb-base). `git am` of these {n} patches
-        on that tree gives the tree the workbench builds and tests.""",
+        _base_paragraph(n),
         """Tested with `make test BASE=7.3` (the vmalloc_contig KUnit suite,
         the vmalloc_contig kselftests including /proc/kcore and ptdump
         readers during module loads, load/unload passes of the module set
@@ -426,7 +430,6 @@ def cover_blurb_mainline(n):
 def cover_blurb(n):
     if source.BASE != source.DEFAULT_BASE:
         return cover_blurb_mainline(n)
-    version = source.pinned()[0]
     lines = _wrap(
         """Kernel text is mapped with 2M pages, but module memory comes from
         vmalloc in 4K pages: every module costs TLB entries, and the
@@ -497,12 +500,7 @@ def cover_blurb(n):
         holds 68K where kvmalloc() holds 128K; loading the module set takes
         1.5 % longer than on vanilla; global flushes, above.""")
     lines += ["Base", "----", ""] + _wrap(
-        f"""The base-commit below is not an upstream commit: it is the
-        Debian linux-source-6.12 {version} tree (6.12.117 with Debian's
-        patches) unpacked exactly as shipped and committed as one commit
-        (the workbench's wb-base, `workbench/wb tree`). `git am` of these
-        {n} patches on that tree gives the tree the workbench builds and
-        tests.""",
+        _base_paragraph(n),
         """Tested with `make test` (KUnit suites vmalloc_contig and
         x86_module_map, the vmalloc_contig kselftests including text
         patchers and fault injection on 2M-mapped module memory, and
