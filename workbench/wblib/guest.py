@@ -30,6 +30,7 @@ KUNIT_SCENARIOS = ("test",)
 TIMEOUT = {"probe": 60, "demo": 600, "test": 1200, "hang": 20}
 PROBE_TIMEOUT = 20
 NO_STATUS = 255
+QEMU_LOG = "qemu-debug.log"
 # QEMU 7.2's multi-threaded TCG does not give the cross-modifying-code
 # guarantee text_poke_bp() relies on: with 2 vCPUs, toggling the function
 # tracer over all functions makes even a vanilla 6.12.117 guest hit a stray
@@ -80,7 +81,11 @@ def qemu_cmd(accel, kernel, initrd, append, console, channel, extra=()):
             "-chardev", f"file,id=console,path={console}",
             "-serial", "chardev:console",
             "-chardev", f"file,id=results,path={channel}",
-            "-serial", "chardev:results", *extra]
+            "-serial", "chardev:results",
+            # A CPU reset the guest did not ask for (a triple fault prints
+            # nothing on the console) is named in this log.
+            "-d", "cpu_reset,guest_errors",
+            "-D", str(Path(console).parent / QEMU_LOG), *extra]
 
 
 _TSC_LINE = re.compile(r"tsc: (?:Refined TSC clocksource calibration: |"
@@ -167,6 +172,10 @@ def _boot(config, scenario, accel, append, rundir, timeout, show=True,
     files, status = parse_channel(raw)
     if status is None:
         status = NO_STATUS
+        qlog = rundir / QEMU_LOG
+        if not reason and qlog.exists() and \
+                "Triple fault" in qlog.read_text(errors="replace"):
+            reason = f"guest CPU triple fault (see {qlog})"
         reason = reason or (f"guest ended without an exit status (QEMU exit "
                             f"{proc.returncode}: panic, crash or early reboot)")
     for name, text in files.items():
