@@ -400,22 +400,31 @@ def cover_blurb_mainline(n):
         read once, the unlocked walkers hold RCU, and the tables are freed
         from an rcu_work after a grace period. They are candidates for the
         stable kernels that have CPA_COLLAPSE.""",
-        """Patches 4-11 add vmalloc_contig(), an allocator that tries an
+        """Patch 4 lets a vmalloc caller ask for huge mappings or nothing
+        (VM_REQUIRE_HUGE_VMAP), where a fallback to small pages would only
+        defeat the purpose of the allocation.""",
+        """Patches 5-8 extend execmem beyond text. The cache becomes one
+        instance per final permission: the ROX cache for text as before, a
+        read-only cache and a writable cache for module rodata,
+        ro_after_init and data and their init variants. A new 2M area takes
+        its permission once, direct-map alias included; a piece is made
+        writable for loading in its vmalloc mapping only
+        (set_memory_rwnx_noalias(), used for text pieces too) and made
+        read-only again with set_memory_ronx(), which collapses it back to a
+        PMD as set_memory_rox() does for text. Module loads then split
+        nothing in the direct map. A data cache takes a huge page on the
+        local node or none, falls back to vmalloc when there is none (and
+        does not try again for a second), and is off under nohugevmalloc.""",
+        """Patches 9-15 add vmalloc_contig(), an allocator that tries an
         exact run of physically contiguous pages first (a block split in
         halves, each unused half given back whole) and falls back to
         vmalloc, with a free that needs no size; the module loader uses it
         for the module image buffers, read after the LSM hook through a new
         kernel_read_file_alloc(); a KUnit suite, kselftests and the
-        documentation follow. vmalloc_contig_range() and the
-        huge-or-nothing vmalloc request of patch 4 have no user here but
-        the KUnit suite: they are for execmem caches of module rodata and
-        data.""",
-        """Not in this series yet: module rodata and data in 2M pages
-        (execmem caches per final permission, CPA_COLLAPSE for RO+NX and
-        RW+NX, the direct-map alias changed once per 2M so that loads split
-        nothing). On 7.3 they stay in 4K pages, as in vanilla. The same
-        work exists against 6.12 LTS, where the series also carries its own
-        text cache.""")
+        documentation follow. vmalloc_contig_range() has no user here but
+        the KUnit suite.""",
+        """The same work exists against 6.12 LTS, where the series also
+        carries its own text cache.""")
     lines += ["Numbers", "-------", ""] + numbers() + [""]
     lines += ["Base", "----", ""] + _wrap(
         _base_paragraph(n),
