@@ -12,8 +12,10 @@
 # oops: the kernel log may get no new report line during the test. Every
 # load, unload and read must succeed, and with the backend on the reads
 # must overlap collapses, or the test proved nothing: counted by the backend
-# (module_map_level2_collapses) or, without it, by CPA itself
-# (direct_map_level2_collapses, which counts every CPA_COLLAPSE).
+# (module_map_level2_collapses) or, without it, by CPA itself where it counts
+# the collapses outside the direct map (/sys/kernel/debug/x86/cpa_collapses:
+# the execmem caches of mainline; the direct_map_level2_collapses event
+# counts the direct map's only).
 #
 #   kcore_walkers.sh [MODULE...]   (default: the first two of
 #                                   test_module_map, test_static_keys and
@@ -33,6 +35,18 @@ MODULES=$*
 vmstat()
 {
 	awk -v k="$1" '$1 == k { print $2 }' /proc/vmstat
+}
+
+CPA_COLLAPSES=/sys/kernel/debug/x86/cpa_collapses
+
+# Collapses so far, by the counter chosen below.
+collapse_count()
+{
+	case "$counter" in
+	module_map_level2_collapses) vmstat "$counter" ;;
+	cpa_collapses) awk '$1 == "level2" { print $2 }' "$CPA_COLLAPSES" ;;
+	*) echo 0 ;;
+	esac
 }
 
 # "START END" of the module area: the first and last range of its section
@@ -95,8 +109,8 @@ for m in $MODULES; do
 done
 if module_map_enabled; then
 	counter=module_map_level2_collapses
-elif [ -n "$(vmstat direct_map_level2_collapses)" ]; then
-	counter=direct_map_level2_collapses
+elif [ -r "$CPA_COLLAPSES" ]; then
+	counter=cpa_collapses
 else
 	counter=""
 fi
@@ -112,7 +126,7 @@ end=${end#0x}
 reports0=$(reports)
 
 rm -f "$STOP" /tmp/kcore_walkers.[0-9]*
-collapses=$(vmstat "${counter:-none}")
+collapses=$(collapse_count)
 i=0
 for m in $MODULES; do
 	cpu=$((i % cpus))
@@ -144,7 +158,7 @@ kcore_rc=$?
 touch "$STOP"
 wait
 rm -f "$STOP"
-collapses=$(($(vmstat "${counter:-none}") - ${collapses:-0}))
+collapses=$(($(collapse_count) - ${collapses:-0}))
 
 loads=0
 bad=""
