@@ -45,8 +45,13 @@ def expectation(cfg, append=""):
     mm = cfg.get("CONFIG_X86_MODULE_MAP") == "y"
     mm_on = on and not re.search(r"\brodata=off\b|\bnohugevmalloc\b|"
                                  r"\bmodule_map=off\b", append)
+    # execmem's data caches (the 7.3 series): wherever the ROX cache is
+    # built, unless huge vmalloc mappings are off.
+    em = cfg.get("CONFIG_ARCH_HAS_EXECMEM_ROX") == "y"
+    em_on = em and not re.search(r"\bnohugevmalloc\b", append)
     return {"vmalloc_contig": on if vc else None,
-            "module_map": mm_on if mm else None}
+            "module_map": mm_on if mm else None,
+            "execmem": em_on if em else None}
 
 
 def skip_allowed(check, reason, on, cfg):
@@ -188,6 +193,8 @@ def test_boot_checks(name, status, reason, console, files, cfg, append,
     checks += wx_checks(name, files)
     if expect["module_map"]:
         checks += module_map_checks(name, files)
+    if expect["execmem"]:
+        checks += execmem_checks(name, files)
     return checks
 
 
@@ -272,6 +279,59 @@ def module_map_checks(name, files):
         why = f"{free[0]} kB -> {free[1]} kB, spares {spares_kb} kB"
     checks.append((f"{name}: module_map: MemFree back after unloading, "
                    "within the spare chunks", status, why))
+    return checks
+
+
+def execmem_checks(name, files):
+    """execmem's read-only and writable data caches on a boot meant to have
+    them, over a load and unload of the module set: module rodata and data
+    in 2M pages while loaded unless allocations went outside the caches,
+    every cache area given back after unloading, and a direct map that
+    only the allocations outside the caches may have split."""
+    after = results.execmem_caches(files.get("execmem-caches"))
+    loaded = results.execmem_caches(files.get("execmem-caches-loaded"))
+    was = results.execmem_caches(files.get("execmem-caches-before-modset"))
+    if not all(c in d for d in (after, loaded, was) for c in ("ro", "rw")):
+        return [(f"{name}: execmem: data caches on", "FAIL",
+                 _state(files.get("execmem-caches"), None))]
+    checks = [(f"{name}: execmem: data caches on", "PASS",
+               f"loaded: ro {loaded['ro']['areas']} areas, rw "
+               f"{loaded['rw']['areas']} areas")]
+    outside = sum(loaded[c][k] - was[c][k] for c in ("ro", "rw")
+                  for k in ("uncached_allocs", "failed_areas"))
+    dump = files.get("ptdump-modules-loaded") or ""
+    if results.ptdump_check(dump, True)[0] != "PASS":
+        checks.append((f"{name}: execmem: module rodata and data in 2M "
+                       "pages, loaded", "FAIL", "no usable loaded ptdump"))
+        pages = 0
+    else:
+        classes, _ = results.mapping_classes(dump)
+        pages = sum(classes[c]["entries_4k"] for c in ("rodata", "data"))
+        why = ", ".join(f"{c} {classes[c]['entries_2m']} x 2M + "
+                        f"{classes[c]['entries_4k']} x 4K"
+                        for c in ("rodata", "data"))
+        checks.append((f"{name}: execmem: module rodata and data in 2M "
+                       "pages, loaded", "PASS" if not pages or outside
+                       else "FAIL",
+                       f"{why}; {outside} allocations or areas outside "
+                       "the caches"))
+    held = {c: after[c]["areas"] for c in ("ro", "rw") if after[c]["areas"]}
+    checks.append((f"{name}: execmem: no data cache area held after "
+                   "unloading", "FAIL" if held else "PASS", f"{held}"))
+    before = results.meminfo(files.get("meminfo-before-modset") or "")
+    end = results.meminfo(files.get("meminfo-after-modset") or "")
+    dm = (before.get("DirectMap4k"), end.get("DirectMap4k"))
+    check = f"{name}: execmem: DirectMap4k growth within what allocations " \
+            "outside the caches explain"
+    if None in dm:
+        checks.append((check, "FAIL", "meminfo before or after the set has "
+                       "no DirectMap4k"))
+        return checks
+    bound = PMD_KB * pages if outside else 0
+    grew = dm[1] - dm[0]
+    checks.append((check, "PASS" if grew <= bound else "FAIL",
+                   f"{dm[0]} kB -> {dm[1]} kB ({grew:+d} kB); at most "
+                   f"{bound} kB"))
     return checks
 
 

@@ -266,6 +266,27 @@ def interrupts(text):
     return out
 
 
+EXECMEM_FIELDS = ("areas", "area_kb", "busy_kb", "failed_areas",
+                  "uncached_allocs")
+
+
+def execmem_caches(text):
+    """{cache: {field: int}} of /sys/kernel/debug/execmem/caches (a header
+    line, then one line per cache); {} for a missing or unreadable file."""
+    out = {}
+    if missing(text):
+        return out
+    lines = text.splitlines()
+    if not lines or lines[0].split() != ["cache", *EXECMEM_FIELDS]:
+        return out
+    for ln in lines[1:]:
+        parts = ln.split()
+        if len(parts) == 1 + len(EXECMEM_FIELDS) and \
+                all(p.isdigit() for p in parts[1:]):
+            out[parts[0]] = dict(zip(EXECMEM_FIELDS, map(int, parts[1:])))
+    return out
+
+
 def counters(text):
     """{key: int} of a "key value" per line file (debugfs stats)."""
     out = {}

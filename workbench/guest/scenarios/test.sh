@@ -24,6 +24,8 @@ fi
 # The module set must load and unload cleanly on the test kernel too.
 wb_put meminfo-before-modset /proc/meminfo
 wb_put_file module_map-stats-before-modset /sys/kernel/debug/module_map/stats
+EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
+wb_put_file execmem-caches-before-modset "$EXECMEM_CACHES"
 cat /proc/interrupts > /tmp/interrupts-before
 {
 	echo "TAP version 13"
@@ -36,6 +38,7 @@ cat /proc/interrupts > /tmp/interrupts-before
 	# The IPIs of the load (TLB shootdowns, function calls for flushes).
 	cat /proc/interrupts > /tmp/interrupts-loaded
 	wb_ptdump_modules > /tmp/ptdump-loaded
+	cat "$EXECMEM_CACHES" > /tmp/execmem-caches-loaded 2>/dev/null
 	if wb_unload_modset; then
 		echo "ok 2 modset_unload"
 	else
@@ -51,6 +54,16 @@ if [ -r "$MM_LIB" ]; then
 	. "$MM_LIB"
 	module_map_wait_released
 fi
+# execmem gives a data cache's whole free area back from a work item: wait
+# for the read-only and writable caches to hold none (up to 10 s).
+if [ -r "$EXECMEM_CACHES" ]; then
+	i=0
+	while [ $i -lt 20 ] && awk '$1 == "ro" || $1 == "rw" { n += $2 }
+				    END { exit !n }' "$EXECMEM_CACHES"; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+fi
 wb_put interrupts-before-modset /tmp/interrupts-before
 wb_put interrupts-loaded /tmp/interrupts-loaded
 wb_put meminfo-after-modset /proc/meminfo
@@ -60,4 +73,6 @@ wb_ptdump_modules | wb_put ptdump-modules-unloaded
 # may lack them (a boot meant to be on may not).
 wb_put_file module_map-stats /sys/kernel/debug/module_map/stats
 wb_put_file vmalloc_contig-stats /sys/kernel/debug/vmalloc_contig/stats
+wb_put_file execmem-caches-loaded /tmp/execmem-caches-loaded
+wb_put_file execmem-caches "$EXECMEM_CACHES"
 exit 0
