@@ -2,13 +2,14 @@
 """The subcommands: each runs the steps it depends on, then its own."""
 
 import json
+import os
 import re
 import subprocess
 import tempfile
 from pathlib import Path
 
-from . import (bench, build, gate, guest, itlb, kconfig, profile, report,
-               results, source)
+from . import (bench, build, common, gate, guest, itlb, kconfig, profile,
+               report, results, source)
 from .common import OUT, REPO, WB_DIR, WbError, kmake, log
 
 DEFAULT_CONFIG = "wb"
@@ -384,6 +385,48 @@ def _degraded_boot(config, mode):
             log(f"degraded-{mode}: {ln[2:]}")
     return _boot_checks(f"degraded-{mode}", res, config, append,
                         required=("degraded.ktap",)), res
+
+
+def _wb(base, *argv, **kw):
+    env = dict(os.environ, WB_BASE=base)
+    env.update(kw.pop("env", {}))
+    return subprocess.Popen([str(WB_DIR / "wb"), *argv], env=env, **kw)
+
+
+def cmd_test_bases(args):
+    """make test: `wb test` on each base in @args.bases, the first one's
+    boots overlapping the next one's kernel build. A guest is one
+    single-threaded TCG process, so while the first base boots, the next
+    base's kernel builds with one job on the other core (its log in its own
+    out/ place); the bases' boots never overlap each other."""
+    bases = args.bases
+    for b in bases:
+        if b not in common.BASES:
+            raise WbError(f"unknown base {b!r}; known: {' '.join(common.BASES)}")
+    source.deps()
+    rc = 0
+    if _wb(bases[0], "build", "--config", args.config).wait():
+        raise WbError(f"Linux {bases[0]}: build failed")
+    for i, base in enumerate(bases):
+        nxt = bases[i + 1] if i + 1 < len(bases) else None
+        pending = None
+        if nxt:
+            out = common.OUT_ROOT if nxt == common.DEFAULT_BASE else \
+                common.OUT_ROOT / nxt
+            out.mkdir(parents=True, exist_ok=True)
+            logf = out / "build-during-test.log"
+            log(f"Linux {nxt}: building with one job during the Linux "
+                f"{base} boots ({logf})")
+            with open(logf, "w") as f:
+                pending = _wb(nxt, "build", "--config", args.config,
+                              stdout=f, stderr=subprocess.STDOUT,
+                              env={"WB_JOBS": "1"})
+        log(f"== make test: Linux {base}")
+        if _wb(base, "test", "--config", args.config).wait():
+            rc = 1
+        if pending and pending.wait():
+            raise WbError(f"Linux {nxt}: build failed, see {logf}")
+    return rc
 
 
 def cmd_test(args):
