@@ -432,7 +432,12 @@ def cover_blurb_mainline(n):
         the vmalloc_contig kselftests including /proc/kcore and ptdump
         readers during module loads, load/unload passes of the module set
         of a Debian server with vmalloc_contig on and off, under QEMU), and
-        checkpatch --strict on every patch.""")
+        checkpatch --strict on every patch. On its test boot, loading the
+        118 modules of the set put their rodata in two and their data in two
+        2M pages, no 4K entry, and DirectMap4k was the same before the load
+        and after the unload (36736 kB); every data cache area was given
+        back. Not measured yet: load time, flushes and memory held against
+        vanilla 7.3, and a KASAN/lockdep boot of patches 5-8.""")
     return "\n".join(lines).rstrip() + "\n"
 
 
