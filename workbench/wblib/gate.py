@@ -268,7 +268,7 @@ def module_map_checks(name, files):
                    f"{extra}"))
     before = results.meminfo(files.get("meminfo-before-modset") or "")
     after = results.meminfo(files.get("meminfo-after-modset") or "")
-    checks.append(directmap_check(name, before, after, files, per_class))
+    checks.append(directmap_check(name, files, per_class))
     # What unloading may keep: one spare 2M chunk per class.
     spares_kb = PMD_KB * len(per_class)
     free = (before.get("MemFree"), after.get("MemFree"))
@@ -299,68 +299,69 @@ def execmem_checks(name, files):
                f"{loaded['rw']['areas']} areas")]
     outside = sum(loaded[c][k] - was[c][k] for c in ("ro", "rw")
                   for k in ("uncached_allocs", "failed_areas"))
-    dump = files.get("ptdump-modules-loaded") or ""
-    if results.ptdump_check(dump, True)[0] != "PASS":
-        checks.append((f"{name}: execmem: module rodata and data in 2M "
-                       "pages, loaded", "FAIL", "no usable loaded ptdump"))
-        pages = 0
+    classes = _loaded_classes(files)
+    check = f"{name}: execmem: module rodata and data in 2M pages, loaded"
+    if classes is None:
+        checks.append((check, "FAIL", "no usable loaded ptdump"))
     else:
-        classes, _ = results.mapping_classes(dump)
         pages = sum(classes[c]["entries_4k"] for c in ("rodata", "data"))
         why = ", ".join(f"{c} {classes[c]['entries_2m']} x 2M + "
                         f"{classes[c]['entries_4k']} x 4K"
                         for c in ("rodata", "data"))
-        checks.append((f"{name}: execmem: module rodata and data in 2M "
-                       "pages, loaded", "PASS" if not pages or outside
-                       else "FAIL",
+        checks.append((check, "PASS" if not pages or outside else "FAIL",
                        f"{why}; {outside} allocations or areas outside "
                        "the caches"))
     held = {c: after[c]["areas"] for c in ("ro", "rw") if after[c]["areas"]}
     checks.append((f"{name}: execmem: no data cache area held after "
                    "unloading", "FAIL" if held else "PASS", f"{held}"))
-    before = results.meminfo(files.get("meminfo-before-modset") or "")
-    end = results.meminfo(files.get("meminfo-after-modset") or "")
-    dm = (before.get("DirectMap4k"), end.get("DirectMap4k"))
-    check = f"{name}: execmem: DirectMap4k growth within what allocations " \
-            "outside the caches explain"
-    if None in dm:
-        checks.append((check, "FAIL", "meminfo before or after the set has "
-                       "no DirectMap4k"))
-        return checks
-    bound = PMD_KB * pages if outside else 0
-    grew = dm[1] - dm[0]
-    checks.append((check, "PASS" if grew <= bound else "FAIL",
-                   f"{dm[0]} kB -> {dm[1]} kB ({grew:+d} kB); at most "
-                   f"{bound} kB"))
+    checks.append(_directmap_growth(
+        f"{name}: execmem: DirectMap4k growth within what allocations "
+        "outside the caches explain", files, outside,
+        f"{outside} allocations or areas outside the caches"))
     return checks
 
 
-def directmap_check(name, before, after, files, per_class):
-    """DirectMap4k after loading and unloading the set, against what the
-    4K fallbacks can explain. Chunk memory never splits the direct map (a
-    chunk's alias takes its permission once, for the whole 2M), so without
-    fallbacks it must not grow at all. A piece that took execmem's 4K
-    fallback changes the permission of each of its pages, which splits the
-    2M direct-map page around that page's alias, as in vanilla: at most
-    2048 kB of 4K mappings per 4K page mapped in the module area."""
-    check = f"{name}: module_map: DirectMap4k growth within what the 4K " \
-            "fallbacks explain"
+def _loaded_classes(files):
+    """mapping_classes() of the loaded module-area dump, None if the dump
+    is not one the parser can trust (results.ptdump_check)."""
+    dump = files.get("ptdump-modules-loaded") or ""
+    if results.ptdump_check(dump, True)[0] != "PASS":
+        return None
+    return results.mapping_classes(dump)[0]
+
+
+def _directmap_growth(check, files, fallbacks, why):
+    """(check, status, detail): DirectMap4k after loading and unloading the
+    set. Memory in 2M pages never splits the direct map (an area's alias
+    takes its permission once, for the whole 2M), so without fallbacks it
+    must not grow at all. A piece outside it changes the permission of each
+    of its pages, which splits the 2M direct-map page around that page's
+    alias, as in vanilla: at most 2048 kB of 4K mappings per 4K page mapped
+    in the module area."""
+    before = results.meminfo(files.get("meminfo-before-modset") or "")
+    after = results.meminfo(files.get("meminfo-after-modset") or "")
     dm = (before.get("DirectMap4k"), after.get("DirectMap4k"))
     if None in dm:
         return check, "FAIL", "meminfo before or after the set has no " \
                               "DirectMap4k"
+    pages = 0
+    if fallbacks:
+        classes = _loaded_classes(files) or {}
+        pages = sum(c["entries_4k"] for c in classes.values())
+    bound = PMD_KB * pages
+    grew = dm[1] - dm[0]
+    return check, "PASS" if grew <= bound else "FAIL", \
+        f"{dm[0]} kB -> {dm[1]} kB ({grew:+d} kB); {why}, {pages} 4K " \
+        f"module pages: at most {bound} kB"
+
+
+def directmap_check(name, files, per_class):
+    """DirectMap4k against what the backend's 4K fallbacks explain."""
     was = report.module_map_classes(
         files.get("module_map-stats-before-modset") or "")
     fallbacks = sum(v["fallbacks"] - was.get(c, {}).get("fallbacks", 0)
                     for c, v in per_class.items())
-    pages = 0
-    if fallbacks:
-        loaded = files.get("ptdump-modules-loaded") or ""
-        if results.ptdump_check(loaded, True)[0] == "PASS":
-            classes, _ = results.mapping_classes(loaded)
-            pages = sum(classes[c]["entries_4k"] for c in results.CLASSES)
-    bound = PMD_KB * pages
-    grew = dm[1] - dm[0]
-    return check, "PASS" if grew <= bound else "FAIL", \
-        f"{dm[0]} kB -> {dm[1]} kB ({grew:+d} kB); {fallbacks} pieces took " \
-        f"the 4K fallback, {pages} 4K module pages: at most {bound} kB"
+    return _directmap_growth(
+        f"{name}: module_map: DirectMap4k growth within what the 4K "
+        "fallbacks explain", files, fallbacks,
+        f"{fallbacks} pieces took the 4K fallback")
