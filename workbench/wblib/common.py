@@ -17,8 +17,16 @@ DEFAULT_BASE = "6.12"
 BASE = os.environ.get("WB_BASE") or DEFAULT_BASE
 BUILD_ROOT = Path(os.environ.get("WB_BUILD_DIR", REPO / "build"))
 OUT_ROOT = Path(os.environ.get("WB_OUT_DIR", REPO / "out"))
-BUILD = BUILD_ROOT if BASE == DEFAULT_BASE else BUILD_ROOT / BASE
-OUT = OUT_ROOT if BASE == DEFAULT_BASE else OUT_ROOT / BASE
+
+
+def base_dir(root, base):
+    """A base's own place under build/ or out/: the root for the default
+    base, root/BASE for another."""
+    return root if base == DEFAULT_BASE else root / base
+
+
+BUILD = base_dir(BUILD_ROOT, BASE)
+OUT = base_dir(OUT_ROOT, BASE)
 SRC = BUILD / "linux"
 # Downloads are kept across bases and cleans.
 DL = BUILD_ROOT / "dl"

@@ -411,8 +411,7 @@ def cmd_test_bases(args):
         nxt = bases[i + 1] if i + 1 < len(bases) else None
         pending = None
         if nxt:
-            out = common.OUT_ROOT if nxt == common.DEFAULT_BASE else \
-                common.OUT_ROOT / nxt
+            out = common.base_dir(common.OUT_ROOT, nxt)
             out.mkdir(parents=True, exist_ok=True)
             logf = out / "build-during-test.log"
             log(f"Linux {nxt}: building with one job during the Linux "
