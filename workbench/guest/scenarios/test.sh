@@ -24,8 +24,7 @@ fi
 # The module set must load and unload cleanly on the test kernel too.
 wb_put meminfo-before-modset /proc/meminfo
 wb_put_file module_map-stats-before-modset /sys/kernel/debug/module_map/stats
-EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
-wb_put_file execmem-caches-before-modset "$EXECMEM_CACHES"
+wb_put_file execmem-caches-before-modset /sys/kernel/debug/execmem/caches
 cat /proc/interrupts > /tmp/interrupts-before
 {
 	echo "TAP version 13"
@@ -38,7 +37,8 @@ cat /proc/interrupts > /tmp/interrupts-before
 	# The IPIs of the load (TLB shootdowns, function calls for flushes).
 	cat /proc/interrupts > /tmp/interrupts-loaded
 	wb_ptdump_modules > /tmp/ptdump-loaded
-	cat "$EXECMEM_CACHES" > /tmp/execmem-caches-loaded 2>/dev/null
+	cat /sys/kernel/debug/execmem/caches > /tmp/execmem-caches-loaded \
+		2>/dev/null
 	if wb_unload_modset; then
 		echo "ok 2 modset_unload"
 	else
@@ -46,23 +46,15 @@ cat /proc/interrupts > /tmp/interrupts-before
 	fi
 } > /tmp/modset.ktap 2>&1
 wb_put modset.ktap /tmp/modset.ktap
-# The backend gives an empty chunk back 2 s after it empties: wait for every
-# class to hold none (up to 10 s), then take the counts.
+# The backend gives an empty chunk back 2 s after it empties, execmem's data
+# caches a whole free area 1 s after: wait until neither holds any (up to
+# 10 s each), then take the counts.
 MM_LIB=/wb/kselftest/vmalloc_contig/module_map_lib.sh
 if [ -r "$MM_LIB" ]; then
 	# shellcheck source=/dev/null # the kselftest library, in the initramfs
 	. "$MM_LIB"
 	module_map_wait_released
-fi
-# execmem gives a data cache's whole free area back from a work item: wait
-# for the read-only and writable caches to hold none (up to 10 s).
-if [ -r "$EXECMEM_CACHES" ]; then
-	i=0
-	while [ $i -lt 20 ] && awk '$1 == "ro" || $1 == "rw" { n += $2 }
-				    END { exit !n }' "$EXECMEM_CACHES"; do
-		sleep 0.5
-		i=$((i + 1))
-	done
+	execmem_wait_released
 fi
 wb_put interrupts-before-modset /tmp/interrupts-before
 wb_put interrupts-loaded /tmp/interrupts-loaded
@@ -74,5 +66,5 @@ wb_ptdump_modules | wb_put ptdump-modules-unloaded
 wb_put_file module_map-stats /sys/kernel/debug/module_map/stats
 wb_put_file vmalloc_contig-stats /sys/kernel/debug/vmalloc_contig/stats
 wb_put_file execmem-caches-loaded /tmp/execmem-caches-loaded
-wb_put_file execmem-caches "$EXECMEM_CACHES"
+wb_put_file execmem-caches /sys/kernel/debug/execmem/caches
 exit 0

@@ -4,6 +4,7 @@
 # backend), sourced after ktap_helpers.sh.
 
 MM_STATS=/sys/kernel/debug/module_map/stats
+EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
 PTDUMP=/sys/kernel/debug/page_tables/kernel
 MODDIR=/lib/modules/$(uname -r)
 
@@ -82,6 +83,28 @@ module_map_wait_backoff()
 module_map_wait_released()
 {
 	wait_until 100 module_map_no_chunk
+}
+
+# execmem_empty_areas: the areas execmem's caches hold with nothing in use
+# (mainline's execmem with data caches); 0 without the file.
+execmem_empty_areas()
+{
+	[ -r "$EXECMEM_CACHES" ] || { echo 0; return; }
+	awk 'NR > 1 && $4 == 0 { n += $2 } END { print n + 0 }' \
+		"$EXECMEM_CACHES"
+}
+
+execmem_no_empty_area()
+{
+	[ "$(execmem_empty_areas)" = 0 ]
+}
+
+# execmem_wait_released: a cache gives a whole free area back to the page
+# allocator once it is free (a data cache 1s later); wait until no cache
+# holds an area with nothing in use (up to 10s). Fails if one still does.
+execmem_wait_released()
+{
+	wait_until 100 execmem_no_empty_area
 }
 
 # module_map_wait_mapped: a piece being freed is split to 4K while it is
