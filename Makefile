@@ -31,7 +31,8 @@ test-debug:
 matrix:
 	$(WB) matrix
 
-# Vanilla 6.12 against ours (off, on): out/bench.json, out/bench.md.
+# The vanilla base against ours (off, on): out/bench.json, out/bench.md
+# (out/7.3/ with BASE=7.3).
 bench:
 	$(WB) bench
 

@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0
-"""make bench: vanilla 6.12 against our kernel, off and on.
+"""make bench: the vanilla base kernel against ours, off and on.
 
-One run builds vanilla 6.12 (build/linux-vanilla, a worktree of build/linux
-at wb-base, the Debian source as shipped) with the demo config, and boots
-three modes with the same module set: vanilla; ours with vmalloc_contig=off;
-ours on.  Each mode gets two boots of guest/scenarios/bench.sh: one with R
+One run builds the vanilla base (build/linux-vanilla, a worktree of
+build/linux at wb-base, the Debian source as shipped; per base, README) with
+the demo config, and boots three modes with the same module set: vanilla;
+ours with vmalloc_contig=off; ours on. On 6.12 off turns off all we add; on
+7.3 it turns off vmalloc_contig() (module images from vmalloc) only, and
+execmem's data caches stay on: they have no switch of their own
+(nohugevmalloc, their only off, takes mainline's 2M text with them), so
+vanilla to off is what the caches do and off to on what the API adds.  Each mode gets two boots of guest/scenarios/bench.sh: one with R
 load and unload repetitions of the module set (mapping, direct map, memory,
 time); one, under the iTLB plugin (wblib/itlb.py; it slows the whole guest,
 so no timing there), that loads the set once and runs the workload (files
@@ -26,7 +30,7 @@ import time
 from pathlib import Path
 
 from . import build, guest, itlb, kconfig, mapplot, report, results, source
-from .common import BUILD, OUT, SRC, WbError, git, log, run
+from .common import BASE, BUILD, OUT, SRC, WbError, git, log, run
 
 REPS = 5
 CONFIG = "wb"                       # our kernel, built by 'wb build'
@@ -52,6 +56,11 @@ PERF_SIZES = (4096, 16384, 65536, 262144, 1 << 20, 2 << 20, 4 << 20)
 PERF_ODD_SIZES = (69632, 266240, 1052672, 2093056)
 ALLOCATORS = ("vmalloc_contig", "vmalloc", "kvmalloc")
 PMD = 2 << 20
+# What off leaves on, per base (the module docstring).
+OFF_KEEPS = {"7.3": "execmem's data caches stay on"}
+# execmem's caches (debugfs execmem/caches on our 7.3 kernel) by the class
+# of module memory each serves; ROX also serves ftrace, kprobes and BPF.
+EXECMEM_CLASS = {"rox": "text", "ro": "rodata", "rw": "data"}
 
 
 # ---- vanilla tree and kernel ------------------------------------------------
@@ -353,20 +362,73 @@ def _classes(files, reps, mm_used):
     return out
 
 
-def _module_map_used(files, reps):
-    """{class: median used bytes} from module_map/stats when the backend is
-    on; {} otherwise."""
-    per = []
-    for i in range(1, reps + 1):
-        text = files.get(f"module_map-stats-loaded-{i}")
-        if not text:
-            return {}
-        st = report.module_map_classes(text)
-        if not st.get("enabled"):
-            return {}
-        per.append(st)
-    return {cls: _median([p[cls]["used_bytes"] for p in per])
+def _held(files, when):
+    """{class: {"held": bytes, "used": bytes}} of what our allocator holds
+    for module memory at @when: module_map/stats when the backend is on,
+    execmem/caches where it exists; {} otherwise (vanilla, backend off)."""
+    mm = report.module_map_classes(files.get(f"module_map-stats-{when}", ""))
+    if mm.get("enabled"):
+        return {cls: {"held": mm[cls]["chunks"] * PMD,
+                      "used": mm[cls]["used_bytes"]}
+                for cls in results.CLASSES}
+    em = results.execmem_caches(files.get(f"execmem-caches-{when}", ""))
+    if set(em) != set(EXECMEM_CLASS):
+        return {}
+    return {EXECMEM_CLASS[c]: {"held": v["area_kb"] << 10,
+                               "used": v["busy_kb"] << 10}
+            for c, v in em.items()}
+
+
+def _backend_used(files, reps):
+    """{class: median used bytes} from our allocator's own counts; {}
+    where there are none."""
+    per = [_held(files, f"loaded-{i}") for i in range(1, reps + 1)]
+    if not all(per):
+        return {}
+    return {cls: _median([p[cls]["used"] for p in per])
             for cls in results.CLASSES}
+
+
+def _held_kb(files, reps):
+    """Memory our allocator holds, from its own counts (kB): before the
+    first load, after the last load and after its unload (empty areas
+    given back), and the limit sum(ceil(used / 2M)) * 2M of the last
+    load; None where there are no counts."""
+    st = {when: _held(files, when) for when in
+          ("before", f"loaded-{reps}", f"unloaded-{reps}")}
+    if not all(st.values()):
+        return None
+
+    def total(key, when):
+        return sum(v[key] for v in st[when].values()) >> 10
+
+    loaded = st[f"loaded-{reps}"]
+    return {"before": total("held", "before"),
+            "loaded": total("held", f"loaded-{reps}"),
+            "unloaded": total("held", f"unloaded-{reps}"),
+            "used_loaded": total("used", f"loaded-{reps}"),
+            "limit_loaded": sum(math.ceil(v["used"] / PMD) * PMD
+                                for v in loaded.values()) >> 10,
+            "per_class_loaded": {c: {k: v[k] >> 10 for k in v}
+                                 for c, v in loaded.items()}}
+
+
+def _ipis(files, reps):
+    """{"TLB"|"CAL": spread}: the IPIs each load of the set took (TLB
+    shootdowns; function calls, which carry kernel TLB flushes)."""
+    out = {}
+    for name in ("TLB", "CAL"):
+        vals = []
+        for i in range(1, reps + 1):
+            pre = results.interrupts(files.get(f"interrupts-pre-{i}", ""))
+            post = results.interrupts(
+                files.get(f"interrupts-loaded-{i}", ""))
+            if name not in pre or name not in post:
+                raise WbError(f"bench guest sent no {name} line in "
+                              f"interrupts-pre/loaded-{i}")
+            vals.append(post[name] - pre[name])
+        out[name] = _spread(vals)
+    return out
 
 
 def _memory(files, reps):
@@ -390,17 +452,9 @@ def _memory(files, reps):
     alloc = {"vmalloc_used_kb": {"loaded": delta(loaded, "VmallocUsed"),
                                  "unloaded": delta(unloaded, "VmallocUsed")},
              "proc_modules_kb": _spread([m // 1024 for m in mods])}
-    mm = files.get(f"module_map-stats-loaded-{reps}")
-    if mm and report.module_map_classes(mm).get("enabled"):
-        alloc["module_map"] = {}
-        for when in ("loaded", "unloaded"):
-            st = report.module_map_classes(
-                files[f"module_map-stats-{when}-{reps}"])
-            chunks = [v for v in st.values() if isinstance(v, dict)]
-            alloc["module_map"][when] = {
-                "chunks": sum(v["chunks"] for v in chunks),
-                "chunk_kb": sum(v["chunks"] for v in chunks) * PMD // 1024,
-                "used_kb": sum(v["used_bytes"] for v in chunks) // 1024}
+    held = _held_kb(files, reps)
+    if held:
+        alloc["held_kb"] = held
     memfree = {"loaded": delta(loaded, "MemFree", -1),
                "unloaded": delta(unloaded, "MemFree", -1)}
     return ({"loaded": memfree["loaded"]["median"],
@@ -441,10 +495,11 @@ def mode_metrics(files, reps):
     missing = [n for n in ["meminfo-before"] + [
         f"{w}-{i}" for i in range(1, reps + 1)
         for w in ("meminfo-loaded", "meminfo-unloaded", "timing", "modules",
-                  "ptdump-modules-loaded")] if n not in files]
+                  "ptdump-modules-loaded", "interrupts-pre",
+                  "interrupts-loaded")] if n not in files]
     if missing:
         raise WbError(f"bench guest did not send {', '.join(missing[:6])}")
-    mm_used = _module_map_used(files, reps)
+    mm_used = _backend_used(files, reps)
     mem, alloc = _memory(files, reps)
     before = results.meminfo(files["meminfo-before"])["DirectMap4k"]
     after = [results.meminfo(files[f"meminfo-loaded-{i}"])["DirectMap4k"]
@@ -454,7 +509,7 @@ def mode_metrics(files, reps):
     m = {"classes": _classes(files, reps, mm_used),
          "directmap_4k_kb": {"before": before, "after": max(after)},
          "module_mem_kb": mem, "allocator": alloc,
-         "load_ms": load, "unload_ms": unload,
+         "load_ms": load, "unload_ms": unload, "load_ipis": _ipis(files, reps),
          "samples": {"load_ms": [round(v, 1) for v in load_s],
                      "unload_ms": [round(v, 1) for v in unload_s],
                      "directmap_4k_kb_after": after},
@@ -501,6 +556,18 @@ def goals(b):
                     c["pct_2m"] >= 95 and entries <= c["limit"] + 1,
                     f"{c['pct_2m']}% in 2M, {entries} entries, limit "
                     f"{c['limit']}"))
+    h = on["allocator"].get("held_kb")
+    if h:
+        out.append(("on: memory held loaded <= sum(ceil(used/2M)) * 2M",
+                    h["loaded"] <= h["limit_loaded"],
+                    f"{h['loaded']} kB held, limit {h['limit_loaded']} kB"))
+        out.append(("on: unloaded, nothing held beyond before loading",
+                    h["unloaded"] <= h["before"],
+                    f"{h['before']} kB before, {h['unloaded']} kB after "
+                    f"unloading"))
+    else:
+        out.append(("on: memory held from the allocator's counts", False,
+                    "no counts"))
     dm = on["directmap_4k_kb"]
     out.append(("on: DirectMap4k growth 0", dm["after"] == dm["before"],
                 f"{dm['before']} -> {dm['after']} kB"))
@@ -542,7 +609,11 @@ def _kib(size):
 
 def markdown(b, command):
     modes = b["modes"]
-    md = ["# make bench: vanilla 6.12 vs vmalloc_contig off / on", "",
+    off = f"vmalloc_contig=off ({OFF_KEEPS[BASE]})" if BASE in OFF_KEEPS \
+        else "vmalloc_contig=off"
+    md = [f"# make bench: vanilla {b.get('kernel', BASE)} vs ours, off / on",
+          "", f"Modes: vanilla, the Debian source as shipped; off, ours with "
+          f"{off}; on, ours. "
           f"R = {b['repetitions']} load/unload repetitions in one boot per "
           f"mode, the iTLB workload in a second boot; QEMU TCG, 2 vCPUs, "
           f"2 GiB; {modes['on']['modules']} modules. Times and latencies "
@@ -578,18 +649,29 @@ def markdown(b, command):
     md.append(_spread_row("sum of /proc/modules sizes",
                           {k: m["allocator"]["proc_modules_kb"]
                            for k, m in modes.items()}))
-    mm = modes["on"]["allocator"].get("module_map")
-    if mm:
-        md += ["", f"on, module_map/stats after the last load: "
-               f"{mm['loaded']['chunks']} chunks ({mm['loaded']['chunk_kb']} "
-               f"kB) holding {mm['loaded']['used_kb']} kB; after unloading "
-               f"{mm['unloaded']['chunks']} chunks kept (spares)."]
+    md += ["", "Memory held by our allocator, from its own counts "
+           f"({'module_map/stats' if BASE == '6.12' else 'execmem/caches'}"
+           "; kB):", "",
+           "| mode | before loading | loaded | used loaded | limit "
+           "sum(ceil(used/2M))*2M | unloaded, empty areas given back |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for mode in ("vanilla", "off", "on"):
+        h = modes[mode]["allocator"].get("held_kb")
+        md.append(f"| {mode} | " + (" | ".join(
+            str(h[k]) for k in ("before", "loaded", "used_loaded",
+                                "limit_loaded", "unloaded")) if h else
+            "no counts | | | |") + " |")
     md += ["", "## Time (ms of instruction time, in-guest ktime from "
            "/proc/timer_list)", "", HEAD,
            _spread_row("load the module set", {k: m["load_ms"]
                                                for k, m in modes.items()}),
            _spread_row("unload the module set", {k: m["unload_ms"]
                                                  for k, m in modes.items()})]
+    md += ["", "## IPIs per load of the set (/proc/interrupts; CAL carries "
+           "kernel TLB flushes to the other vCPU, 2 vCPUs)", "", HEAD]
+    for name in ("CAL", "TLB"):
+        md.append(_spread_row(name, {k: m["load_ipis"][name]
+                                     for k, m in modes.items()}))
     if all("itlb" in m for m in modes.values()):
         md += ["", "## Simulated iTLB (workload: ext4 + xfs files over loop, "
                "nftables-filtered TCP on lo and ICMP over veth)", "", HEAD]
@@ -647,7 +729,8 @@ def run_bench(reps, workload=True, reuse=False):
         raise WbError(f"{build.bzimage(CONFIG)} changed between the off and "
                       f"on boots (another build): run the bench again")
     lat, held = boot_perf(reuse)
-    return {"repetitions": reps, "modes": modes,
+    return {"kernel": source.KERNEL_VERSION, "base": BASE,
+            "repetitions": reps, "modes": modes,
             "clock": " ".join(_clock_args(CONFIG)) or
             f"{guest.accel(CONFIG)} wall clock",
             "alloc_latency_ns": lat, "alloc_held_bytes": held}

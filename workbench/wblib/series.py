@@ -25,8 +25,9 @@ import textwrap
 import time
 from datetime import datetime, timedelta, timezone
 
-from . import kconfig, source
-from .common import ARCH, BUILD, OUT, REPO, SRC, WB_DIR, WbError, git, log, run
+from . import bench, kconfig, source
+from .common import (ARCH, BUILD, OUT, REPO, SRC, WB_DIR, WbError, base_dir,
+                     git, log, run)
 
 # Each base has its own plan: series.map (6.12), series-<base>.map.
 MAP = WB_DIR / ("series.map" if source.BASE == source.DEFAULT_BASE
@@ -275,10 +276,12 @@ def _bench_numbers(b, path):
     if clock and "-icount" in clock:
         clock = f"QEMU instruction time ({clock})"
     clock = f" Times are {clock}." if clock else ""
+    off_keeps = bench.OFF_KEEPS.get(b.get("base", "6.12"))
+    off_keeps = f", where {off_keeps}" if off_keeps else ""
     lines = _wrap(f"""From `make bench` ({path},
                   {b.get('repetitions', '?')} repetitions; vanilla is the
                   kernel without this series, off the series booted with
-                  vmalloc_contig=off).{clock}""")
+                  vmalloc_contig=off{off_keeps}).{clock}""")
     rows = [["", *modes]]
     for cls in ("text", "rodata", "data"):
         rows.append([f"{cls} 4K/2M entries", *(
@@ -292,8 +295,15 @@ def _bench_numbers(b, path):
             else "-"
     rows.append(["DirectMap4k kB on load", *(
         delta(m, "directmap_4k_kb", "before", "after") for m in modes)])
-    rows.append(["module memory kB", *(
-        f"{_get(b['modes'][m], 'module_mem_kb', 'loaded')}" for m in modes)])
+    rows.append(["kB held loaded", *(
+        f"{_get(b['modes'][m], 'allocator', 'held_kb', 'loaded')}"
+        for m in modes)])
+    rows.append(["kB held unloaded", *(
+        f"{_get(b['modes'][m], 'allocator', 'held_kb', 'unloaded')}"
+        for m in modes)])
+    rows.append(["CAL IPIs per load", *(
+        f"{_get(b['modes'][m], 'load_ipis', 'CAL', 'median')}"
+        for m in modes)])
     for key in ("load_ms", "unload_ms"):
         rows.append([f"{key.replace('_ms', '')} ms (median)", *(
             f"{_get(b['modes'][m], key, 'median')}" for m in modes)])
@@ -351,12 +361,11 @@ def numbers():
     kept in workbench/results, else a demo report."""
     rep = OUT / "report.json"
     try:
-        kept = [WB_DIR / "results" / "bench.json"] \
-            if source.BASE == source.DEFAULT_BASE else []
-        for bench in [OUT / "bench.json"] + kept:
-            if bench.exists():
-                return _bench_numbers(json.loads(bench.read_text()),
-                                      bench.relative_to(REPO))
+        kept = base_dir(WB_DIR / "results", source.BASE) / "bench.json"
+        for path in (OUT / "bench.json", kept):
+            if path.exists():
+                return _bench_numbers(json.loads(path.read_text()),
+                                      path.relative_to(REPO))
         if rep.exists():
             return _report_numbers(json.loads(rep.read_text()))
     except (ValueError, KeyError, TypeError, AttributeError) as e:

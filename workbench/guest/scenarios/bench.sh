@@ -13,6 +13,8 @@ REPS=${REPS:-5}
 WORKLOAD=$(wb_cmdline wb.workload)
 MM_STATS=/sys/kernel/debug/module_map/stats
 VC_STATS=/sys/kernel/debug/vmalloc_contig/stats
+EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
+MM_LIB=/wb/kselftest/vmalloc_contig/module_map_lib.sh
 LOG=/tmp/workload.log
 
 now_ns() {
@@ -31,6 +33,7 @@ put_state() {
 	wb_put "meminfo-$1" /proc/meminfo
 	[ -r "$MM_STATS" ] && wb_put "module_map-stats-$1" "$MM_STATS"
 	[ -r "$VC_STATS" ] && wb_put "vmalloc_contig-stats-$1" "$VC_STATS"
+	[ -r "$EXECMEM_CACHES" ] && wb_put "execmem-caches-$1" "$EXECMEM_CACHES"
 	return 0
 }
 
@@ -155,14 +158,29 @@ if ! grep -q '^now at' /proc/timer_list; then
 	echo "wb: /proc/timer_list has no 'now at' line: no clock"
 	exit 1
 fi
+# What a load kept once the allocators gave empty areas back (the
+# backend's chunks after 2 s, execmem's data areas after 1 s).
+wait_released() {
+	[ -r "$MM_LIB" ] || return 0
+	# shellcheck source=/dev/null # the kselftest library, in the initramfs
+	. "$MM_LIB"
+	module_map_wait_released || echo "wb: module_map chunks still held"
+	execmem_wait_released || echo "wb: execmem data areas still held"
+}
+
 put_state before
 wb_ptdump_modules | wb_put ptdump-modules-before
 i=1
 while [ $i -le "$REPS" ]; do
 	settle
+	cat /proc/interrupts > /tmp/interrupts-pre
 	t0=$(now_ns)
 	wb_load_modset || exit 1
 	t1=$(now_ns)
+	# The IPIs of the load: TLB shootdowns, function calls (flushes).
+	cat /proc/interrupts > /tmp/interrupts-post
+	wb_put "interrupts-pre-$i" /tmp/interrupts-pre
+	wb_put "interrupts-loaded-$i" /tmp/interrupts-post
 	put_state "loaded-$i"
 	wb_ptdump_modules | wb_put "ptdump-modules-loaded-$i"
 	wb_put "modules-$i" /proc/modules
@@ -170,6 +188,7 @@ while [ $i -le "$REPS" ]; do
 	t2=$(now_ns)
 	wb_unload_modset || exit 1
 	t3=$(now_ns)
+	wait_released
 	put_state "unloaded-$i"
 	printf 'load_ns %s\nunload_ns %s\n' $((t1 - t0)) $((t3 - t2)) |
 		wb_put "timing-$i"
