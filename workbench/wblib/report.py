@@ -36,6 +36,10 @@ def demo_report(files, kernel, accel, mode):
         vmstat = results.counters(files.get("vmstat", ""))
         for key in ("module_map_level2_splits", "module_map_level2_collapses"):
             rep["module_map"][key] = vmstat.get(key, 0)
+    em = results.execmem_caches(files.get("execmem-caches"))
+    if em:
+        rep["execmem"] = {"loaded": em, "unloaded": results.execmem_caches(
+            files.get("execmem-caches-unloaded"))}
     if not results.missing(files.get("vmalloc_contig-stats")):
         st = results.counters(files["vmalloc_contig-stats"])
         rep["vmalloc_contig"] = {k: st.get(k, 0) for k in (
@@ -87,12 +91,16 @@ def costs(files, classes):
     start = module_area_start(dump)
     if start is not None and all(f"vmallocinfo-{w}" in files for w in (
             "before", "loaded", "unloaded")):
-        # Bytes used per class: the backend's own count where it serves
-        # module memory; else the 4K-mapped bytes, which are what is used.
+        # Bytes used per class: the allocator's own count where it serves
+        # module memory (the backend's, execmem's caches'); else the
+        # 4K-mapped bytes, which are what is used.
         mm = module_map_classes(files.get("module_map-stats", ""))
+        em = results.execmem_caches(files.get("execmem-caches"))
         if mm.get("enabled"):
             used = [c["used_bytes"] for c in mm.values()
                     if isinstance(c, dict)]
+        elif em:
+            used = [c["busy_kb"] << 10 for c in em.values()]
         else:
             used = [c["bytes"] for c in classes.values()]
         limit = sum(math.ceil(u / PMD) * PMD for u in used)
@@ -190,6 +198,17 @@ def table(rep):
                              f"{c['mapped_2m_bytes'] >> 10:>9}"
                              f"{c['fallbacks']:>10}{c.get('splits', 0):>8}"
                              f"{c.get('collapses', 0):>10}")
+    em = rep.get("execmem")
+    if em:
+        lines += ["", "execmem caches (debugfs execmem/caches; rox: module "
+                  "text, ftrace, kprobes, BPF):",
+                  f"{'cache':<7}{'areas':>6}{'area KiB':>10}{'busy KiB':>10}"
+                  f"{'failed':>8}{'uncached':>10}{'areas unloaded':>16}"]
+        for name, c in em["loaded"].items():
+            gone = em["unloaded"].get(name, {}).get("areas", "-")
+            lines.append(f"{name:<7}{c['areas']:>6}{c['area_kb']:>10}"
+                         f"{c['busy_kb']:>10}{c['failed_areas']:>8}"
+                         f"{c['uncached_allocs']:>10}{gone:>16}")
     costs = costs_lines(rep)
     off = rep.get("off")
     if off:

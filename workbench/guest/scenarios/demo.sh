@@ -6,6 +6,8 @@
 
 TR=/sys/kernel/tracing
 MM_STATS=/sys/kernel/debug/module_map/stats
+EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
+MM_LIB=/wb/kselftest/vmalloc_contig/module_map_lib.sh
 [ -d "$TR/events" ] || mount -t tracefs nodev "$TR" 2>/dev/null
 
 # wait_chunks all|empty: wait (10 s at most) until module_map holds no
@@ -71,10 +73,18 @@ wb_put vmstat /proc/vmstat
 [ -r "$MM_STATS" ] && wb_put module_map-stats "$MM_STATS"
 [ -r /sys/kernel/debug/vmalloc_contig/stats ] &&
 	wb_put vmalloc_contig-stats /sys/kernel/debug/vmalloc_contig/stats
+[ -r "$EXECMEM_CACHES" ] && wb_put execmem-caches "$EXECMEM_CACHES"
 
 # Unloaded: module memory must be given back, chunks after their 2 s delay.
 wb_unload_modset || exit 1
 wait_chunks all
+# execmem's data caches give a whole free area back 1 s after it empties.
+if [ -r "$EXECMEM_CACHES" ] && [ -r "$MM_LIB" ]; then
+	# shellcheck source=/dev/null # the kselftest library, in the initramfs
+	. "$MM_LIB"
+	execmem_wait_released || echo "wb: execmem data areas still held"
+	wb_put execmem-caches-unloaded "$EXECMEM_CACHES"
+fi
 wb_put vmallocinfo-unloaded /proc/vmallocinfo
 wb_ptdump_modules | wb_put ptdump-modules-unloaded
 exit 0
