@@ -444,9 +444,14 @@ def cover_blurb_mainline(n):
         checkpatch --strict on every patch. On its test boot, loading the
         118 modules of the set put their rodata in two and their data in two
         2M pages, no 4K entry, and DirectMap4k was the same before the load
-        and after the unload (36736 kB); every data cache area was given
-        back. Not measured yet: load time, flushes and memory held against
-        vanilla 7.3, and a KASAN/lockdep boot of patches 5-8.""")
+        and after the unload (38784 kB); every cache area was given
+        back. Against vanilla 7.3 (numbers above), loading the set costs
+        1.1% more instruction time, the same with vmalloc_contig=off, so
+        it is the data caches' cost; it is not traced yet. It calls
+        flush_tlb_all() 706 times instead of 1462 (function profiler,
+        one load of the set on each kernel). A KASAN and
+        lockdep boot of patches 5-8 passed, but with most huge-page
+        allocations failing; it has not been repeated since.""")
     return "\n".join(lines).rstrip() + "\n"
 
 
