@@ -252,9 +252,10 @@ def series():
 
 
 def overlay_omitted():
-    """New files this base does not carry: patches/<base>/overlay-omit."""
+    """New files this base does not carry: overlay-omit beside its series
+    (patches/ for the default base, patches/<base>/ for another)."""
     path = PATCHES / "overlay-omit"
-    if BASE == DEFAULT_BASE or not path.exists():
+    if not path.exists():
         return set()
     names = {ln.split("#")[0].strip() for ln in path.read_text().splitlines()}
     names.discard("")
