@@ -388,7 +388,7 @@ EXPORT_SYMBOL_GPL(vmalloc_contig_node_noprof);
  * PMDs where the architecture allows (callers that need PMDs check). If
  * that fails it fails too when the caller passed %VM_REQUIRE_HUGE_VMAP;
  * otherwise it is __vmalloc_node_range() in 4K pages. For mm and
- * architecture code (the x86 module memory backend): not exported.
+ * architecture code, such as a module memory allocator: not exported.
  *
  * Context: process context, may sleep.
  * Return: the address, to be freed with vfree_contig(), or %NULL.
