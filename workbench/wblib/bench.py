@@ -8,9 +8,10 @@ ours with vmalloc_contig=off; ours on. On 6.12 off turns off all we add; on
 7.3 it turns off vmalloc_contig() (module images from vmalloc) only, and
 execmem's data caches stay on: they have no switch of their own
 (nohugevmalloc, their only off, takes mainline's 2M text with them), so
-vanilla to off is what the caches do and off to on what the API adds.  Each mode gets two boots of guest/scenarios/bench.sh: one with R
-load and unload repetitions of the module set (mapping, direct map, memory,
-time); one, under the iTLB plugin (wblib/itlb.py; it slows the whole guest,
+vanilla to off is what the caches do and off to on what the API adds.
+Each mode gets two boots of guest/scenarios/bench.sh: one with R load and
+unload repetitions of the module set (mapping, direct map, memory, time);
+one, under the iTLB plugin (wblib/itlb.py; it slows the whole guest,
 so no timing there), that loads the set once and runs the workload (files
 on ext4 and xfs over loop, nftables-filtered traffic) inside the marker
 window.  Once, on our kernel, the kselftest performance preset gives
@@ -509,7 +510,8 @@ def mode_metrics(files, reps):
     m = {"classes": _classes(files, reps, mm_used),
          "directmap_4k_kb": {"before": before, "after": max(after)},
          "module_mem_kb": mem, "allocator": alloc,
-         "load_ms": load, "unload_ms": unload, "load_ipis": _ipis(files, reps),
+         "load_ms": load, "unload_ms": unload,
+         "load_ipis": _ipis(files, reps),
          "samples": {"load_ms": [round(v, 1) for v in load_s],
                      "unload_ms": [round(v, 1) for v in unload_s],
                      "directmap_4k_kb_after": after},
