@@ -44,16 +44,22 @@ vc_counter()
 # What a finished load or unload may not leave behind. The backend's chunks
 # are vmalloc_contig_range() allocations (mapped or vmalloc bytes) that
 # outlive a module by the release delay: they are not counted, the bytes in
-# use in them are. Read until the chunk count holds still around the read.
+# use in them are. A chunk being released is off its list but still in
+# vmalloc_contig's counts (or already out of them and not yet counted
+# released): read when no release runs and the chunk count holds still
+# around the read, for up to 5 s.
 footprint()
 {
 	i=0
-	while [ "$i" -lt 10 ]; do
-		c0=$(module_map_sum chunks)
+	while [ "$i" -lt 50 ]; do
+		i=$((i + 1))
+		if ! c0=$(module_map_chunks_settled); then
+			sleep 0.1
+			continue
+		fi
 		live=$(($(vc_counter contig_bytes) + $(vc_counter mapped_bytes) +
 			$(vc_counter vmalloc_bytes)))
-		[ "$(module_map_sum chunks)" = "$c0" ] && break
-		i=$((i + 1))
+		c1=$(module_map_chunks_settled) && [ "$c1" = "$c0" ] && break
 	done
 	echo "vc_live=$((live - c0 * 2097152))" \
 		"mm_used=$(module_map_sum used_bytes)"

@@ -139,6 +139,21 @@ module_map_sum()
 		END { print s + 0 }' "$MM_STATS"
 }
 
+# module_map_chunks_settled: the chunk pages alive (created, not yet
+# released), when the release work is not in the middle of a release: it
+# takes chunks off their lists first and counts them released only after
+# vfree_contig() has returned. Fails during a release; 0 without the backend.
+module_map_chunks_settled()
+{
+	[ -r "$MM_STATS" ] || { echo 0; return; }
+	awk '
+		$1 == "chunks_created" { alive += $2 }
+		$1 == "chunks_released" { alive -= $2 }
+		$1 == "class" { for (i = 2; i <= NF; i++) if ($i == "chunks") c = i }
+		c && $1 != "class" { listed += $c }
+		END { print alive + 0; exit (alive != listed) }' "$MM_STATS"
+}
+
 # symbol_addr SYM MODULE: the address of SYM in MODULE, from kallsyms.
 symbol_addr()
 {
