@@ -102,3 +102,16 @@ wb_unload_modset_loaded() {
 	done
 	return "$rc"
 }
+
+# What a load keeps once the allocators have given empty areas back (the
+# backend's chunks after 2 s, execmem's data areas after 1 s): wait for
+# that, with the kselftest library's helpers; nothing to wait for without
+# it.
+wb_wait_released() {
+	wb_mm_lib=/wb/kselftest/vmalloc_contig/module_map_lib.sh
+	[ -r "$wb_mm_lib" ] || return 0
+	# shellcheck source=/dev/null # the kselftest library, in the initramfs
+	. "$wb_mm_lib"
+	module_map_wait_released || echo "wb: module_map chunks still held"
+	execmem_wait_released || echo "wb: execmem data areas still held"
+}

@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0
-"""wb profile: where the load time of the module set goes, off against on.
+"""wb profile: where the load time of the module set goes, a baseline
+against ours.
 
-Boots our kernel twice, with vmalloc_contig=off and on, under the bench's
+Boots two kernels, the baseline (--baseline: ours with vmalloc_contig=off,
+or the vanilla base kernel) and ours on, under the bench's
 instruction-time clock, with guest/scenarios/profile.sh: ftrace's function
 profiler (self time, graph-time off) over one load and one unload of the
 module set after a warm-up load and unload.  Under -icount shift=0 the
 profiler's times are instruction counts (1 ns each), so the two boots can be
-compared function by function.  The profiler adds its own cost to every
+compared function by function (vanilla against on tells what the whole
+series costs, execmem's caches included; off against on what the API adds).  The profiler adds its own cost to every
 call, so totals are larger than the bench's; the differences are what
 counts.
 
@@ -28,7 +31,7 @@ import re
 from . import bench, build, guest, itlb, source
 from .common import BUILD, OUT, WbError, log
 
-MODES = ("off", "on")
+BASELINES = ("off", "vanilla")
 PHASES = ("load", "unload")
 TOP = 25
 # "  name   hits    1234.567 us    ..." of trace_stat/functionN.
@@ -89,41 +92,42 @@ def insns_table(counts, syms):
     return total
 
 
-def compare(off, on, top=TOP):
-    """Totals and the @top functions whose self cost differs most."""
-    names = set(off) | set(on)
+def compare(base, on, top=TOP):
+    """Totals and the @top functions whose self cost differs most, @base
+    (the baseline's table) against @on."""
+    names = set(base) | set(on)
     rows = []
     for fn in names:
-        h0, t0 = off.get(fn, (0, 0.0))
+        h0, t0 = base.get(fn, (0, 0.0))
         h1, t1 = on.get(fn, (0, 0.0))
-        rows.append({"function": fn, "hits_off": h0, "hits_on": h1,
-                     "self_off": round(t0, 3), "self_on": round(t1, 3),
+        rows.append({"function": fn, "hits_base": h0, "hits_on": h1,
+                     "self_base": round(t0, 3), "self_on": round(t1, 3),
                      "delta": round(t1 - t0, 3)})
     rows.sort(key=lambda r: -abs(r["delta"]))
-    tot_off = sum(t for _, t in off.values())
-    tot_on = sum(t for _, t in on.values())
-    return {"total": {"off": round(tot_off, 3), "on": round(tot_on, 3)},
-            "calls": {"off": sum(h for h, _ in off.values()),
+    return {"total": {"base": round(sum(t for _, t in base.values()), 3),
+                      "on": round(sum(t for _, t in on.values()), 3)},
+            "calls": {"base": sum(h for h, _ in base.values()),
                       "on": sum(h for h, _ in on.values())},
             "top": rows[:top]}
 
 
 def markdown(p):
-    """@p: "title", "about", "unit" (of self cost), "hits" (what a hit
-    is), "phases": {phase: compare()}."""
-    unit, hits = p["unit"], p["hits"]
+    """@p: "title", "about", "baseline" (its mode), "unit" (of self cost),
+    "hits" (what a hit is), "phases": {phase: compare()}."""
+    unit, hits, b = p["unit"], p["hits"], p["baseline"]
     lines = [f"# {p['title']}", "", p["about"], ""]
     for phase, c in p["phases"].items():
-        d = c["total"]["on"] - c["total"]["off"]
+        tot, calls = c["total"], c["calls"]
+        d = tot["on"] - tot["base"]
         lines += [f"## {phase}", "",
-                  f"Total: off {c['total']['off']:.0f} {unit}, on "
-                  f"{c['total']['on']:.0f} {unit} ({d:+.0f}); {hits}: off "
-                  f"{c['calls']['off']}, on {c['calls']['on']}.", "",
-                  f"| function | {hits} off | {hits} on | {unit} off | "
-                  f"{unit} on | on - off |",
+                  f"Total: {b} {tot['base']:.0f} {unit}, on "
+                  f"{tot['on']:.0f} {unit} ({d:+.0f}); {hits}: {b} "
+                  f"{calls['base']}, on {calls['on']}.", "",
+                  f"| function | {hits} {b} | {hits} on | {unit} {b} | "
+                  f"{unit} on | on - {b} |",
                   "| --- | ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| `{r['function']}` | {r['hits_off']} | {r['hits_on']} "
-                  f"| {r['self_off']:.1f} | {r['self_on']:.1f} | "
+        lines += [f"| `{r['function']}` | {r['hits_base']} | {r['hits_on']} "
+                  f"| {r['self_base']:.1f} | {r['self_on']:.1f} | "
                   f"{r['delta']:+.1f} |" for r in c["top"]]
         lines.append("")
     return "\n".join(lines)
@@ -136,20 +140,33 @@ def _write(p, name):
     print(markdown(p))
 
 
-def _profile_insns(args):
+def _modes(args):
+    """The two modes to compare, baseline first."""
+    if args.baseline not in BASELINES:
+        raise WbError(f"profile: --baseline {args.baseline!r}: one of "
+                      f"{', '.join(BASELINES)}")
+    return (args.baseline, "on")
+
+
+def _title(what, args):
+    return (f"wb profile{' --insns' if args.insns else ''}: {what}, "
+            f"{args.baseline} vs on ({bench.BASE})")
+
+
+def _profile_insns(args, modes):
     plugin, mark = itlb.build(BUILD / "itlb")
-    initrd = bench.bench_initramfs(bench.CONFIG, mark)
     tables = {}
-    for mode in MODES:
+    for mode in modes:
+        config, cmdline = bench.MODES[mode]
         name = f"profile-insns/{mode}"
         counts = OUT / name / "tb-counts.txt"
         counts.unlink(missing_ok=True)
         extra = (*itlb.qemu_args(plugin, counts_path=counts),
                  "-smp", str(args.cpus))
-        res = guest.boot(bench.CONFIG, "profile",
-                         f"{bench.APPEND} wb.insns=1 "
-                         f"{bench.MODES[mode][1]}".strip(),
-                         name=name, timeout=args.timeout, initrd=initrd,
+        res = guest.boot(config, "profile",
+                         f"{bench.APPEND} wb.insns=1 {cmdline}".strip(),
+                         name=name, timeout=args.timeout,
+                         initrd=bench.bench_initramfs(config, mark),
                          extra=extra)
         bench._check_boot(res, f"profile --insns {mode}")
         syms = parse_kallsyms(res.files.get("kallsyms", ""))
@@ -157,31 +174,34 @@ def _profile_insns(args):
             raise WbError(f"profile --insns {mode}: no kallsyms from the "
                           f"guest or no {counts}")
         tables[mode] = insns_table(counts.read_text(), syms)
-    _write({"title": "wb profile --insns: kernel instructions per function, "
-                     "vmalloc_contig=off vs on",
+    _write({"title": _title("kernel instructions per function", args),
             "about": f"{args.cpus} vCPU(s). One warm-up load and unload, "
-                     "then one load of the module set inside the iTLB "
-                     "plugin's window; every executed kernel translation "
-                     "block counted, its instructions given to the text "
-                     "symbol at or below it.",
-            "unit": "insns", "hits": "blocks", "cpus": args.cpus,
-            "phases": {"load": compare(tables["off"], tables["on"])}},
+                     "the caches' empty areas given back, then one load of "
+                     "the module set inside the iTLB plugin's window; every "
+                     "executed kernel translation block counted, its "
+                     "instructions given to the text symbol at or below it.",
+            "baseline": modes[0], "unit": "insns", "hits": "blocks",
+            "cpus": args.cpus,
+            "phases": {"load": compare(*(tables[m] for m in modes))}},
            "profile-insns")
     return 0
 
 
 def cmd_profile(args):
+    modes = _modes(args)
     source.deps()
     source.tree()
     build.build(bench.CONFIG)
+    if "vanilla" in modes:
+        bench.build_vanilla()
     if args.insns:
-        return _profile_insns(args)
-    # A later -smp overrides the boot's own.
-    extra = (*bench._clock_args(bench.CONFIG), "-smp", str(args.cpus))
+        return _profile_insns(args, modes)
     phases = {ph: {} for ph in PHASES}
-    for mode in MODES:
-        cmdline = bench.MODES[mode][1]
-        res = guest.boot(bench.CONFIG, "profile",
+    for mode in modes:
+        config, cmdline = bench.MODES[mode]
+        # A later -smp overrides the boot's own.
+        extra = (*bench._clock_args(config), "-smp", str(args.cpus))
+        res = guest.boot(config, "profile",
                          f"{bench.APPEND} {cmdline}".strip(),
                          name=f"profile/{mode}", timeout=args.timeout,
                          extra=extra)
@@ -189,12 +209,13 @@ def cmd_profile(args):
         for ph in PHASES:
             phases[ph][mode] = phase_table(res.files, ph)
     clock = " ".join(extra[:-2]) or "wall clock"
-    _write({"title": "wb profile: function self time, vmalloc_contig=off "
-                     "vs on",
+    _write({"title": _title("function self time", args),
             "about": f"Clock: {clock}; {args.cpus} vCPU(s). One warm-up "
-                     "load and unload, then the profiler over one load and "
-                     "one unload of the module set.",
-            "unit": "us", "hits": "hits", "clock": clock, "cpus": args.cpus,
-            "phases": {ph: compare(t["off"], t["on"])
+                     "load and unload, the caches' empty areas given back, "
+                     "then the profiler over one load and one unload of "
+                     "the module set.",
+            "baseline": modes[0], "unit": "us", "hits": "hits",
+            "clock": clock, "cpus": args.cpus,
+            "phases": {ph: compare(*(t[m] for m in modes))
                        for ph, t in phases.items()}}, "profile")
     return 0

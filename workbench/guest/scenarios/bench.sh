@@ -14,7 +14,6 @@ WORKLOAD=$(wb_cmdline wb.workload)
 MM_STATS=/sys/kernel/debug/module_map/stats
 VC_STATS=/sys/kernel/debug/vmalloc_contig/stats
 EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
-MM_LIB=/wb/kselftest/vmalloc_contig/module_map_lib.sh
 LOG=/tmp/workload.log
 
 now_ns() {
@@ -158,16 +157,6 @@ if ! grep -q '^now at' /proc/timer_list; then
 	echo "wb: /proc/timer_list has no 'now at' line: no clock"
 	exit 1
 fi
-# What a load kept once the allocators gave empty areas back (the
-# backend's chunks after 2 s, execmem's data areas after 1 s).
-wait_released() {
-	[ -r "$MM_LIB" ] || return 0
-	# shellcheck source=/dev/null # the kselftest library, in the initramfs
-	. "$MM_LIB"
-	module_map_wait_released || echo "wb: module_map chunks still held"
-	execmem_wait_released || echo "wb: execmem data areas still held"
-}
-
 put_state before
 wb_ptdump_modules | wb_put ptdump-modules-before
 i=1
@@ -188,7 +177,7 @@ while [ $i -le "$REPS" ]; do
 	t2=$(now_ns)
 	wb_unload_modset || exit 1
 	t3=$(now_ns)
-	wait_released
+	wb_wait_released
 	put_state "unloaded-$i"
 	printf 'load_ns %s\nunload_ns %s\n' $((t1 - t0)) $((t3 - t2)) |
 		wb_put "timing-$i"

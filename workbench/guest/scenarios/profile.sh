@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # wb profile: where one load and one unload of the module set spend their
-# time, per kernel function. A first load and unload leave the state of a
-# bench repetition (spare chunks, warm caches); then ftrace's function
+# time, per kernel function. A first load and unload, then the wait for
+# empty chunks and cache areas to be given back, leave the state of a bench
+# repetition (warm caches, nothing held); then ftrace's function
 # profiler, self time only (graph-time off), runs over one load, and again
 # over one unload. The per-CPU tables go to the host as
 # profile-load-cpuN and profile-unload-cpuN.
@@ -13,6 +14,7 @@
 if [ "$(wb_cmdline wb.insns)" = 1 ]; then
 	wb_load_modset > /dev/null || exit 1
 	wb_unload_modset > /dev/null || exit 1
+	wb_wait_released
 	sync
 	echo 3 > /proc/sys/vm/drop_caches
 	wbmark start
@@ -54,6 +56,7 @@ if [ -e "$T/options/graph-time" ]; then
 fi
 wb_load_modset > /dev/null || exit 1
 wb_unload_modset > /dev/null || exit 1
+wb_wait_released
 [ -r /sys/kernel/debug/module_map/stats ] &&
 	wb_put module_map-stats /sys/kernel/debug/module_map/stats
 profile profile-load wb_load_modset || exit 1
