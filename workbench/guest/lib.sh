@@ -66,6 +66,24 @@ wb_ptdump_modules() {
 		/sys/kernel/debug/page_tables/kernel
 }
 
+# The same once it holds still: the loader frees a module's init memory
+# from a work item after an RCU grace period, so right after insmod returns
+# a text piece may still be on its way back to execmem's cache, writable
+# for its refill with trapping instructions. Two dumps 0.1 s apart must
+# agree (up to 5 s; the last dump either way).
+wb_ptdump_modules_settled() {
+	wb_pt_prev=$(wb_ptdump_modules)
+	wb_pt_tries=0
+	while [ "$wb_pt_tries" -lt 50 ]; do
+		sleep 0.1
+		wb_pt_now=$(wb_ptdump_modules)
+		[ "$wb_pt_now" = "$wb_pt_prev" ] && break
+		wb_pt_prev=$wb_pt_now
+		wb_pt_tries=$((wb_pt_tries + 1))
+	done
+	printf '%s\n' "$wb_pt_prev"
+}
+
 # Load the module set in depmod order (/wb/modset.order, computed on the host
 # from modules.dep). Prints one line per module; fails on the first error.
 wb_load_modset() {

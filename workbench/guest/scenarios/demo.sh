@@ -66,7 +66,7 @@ wait_chunks empty
 wb_put interrupts-before-modset /tmp/interrupts-before
 wb_put interrupts-loaded /tmp/interrupts-loaded
 wb_put meminfo-after /proc/meminfo
-wb_ptdump_modules | wb_put ptdump-modules-after
+wb_ptdump_modules_settled | wb_put ptdump-modules-after
 wb_put vmallocinfo-loaded /proc/vmallocinfo
 wb_put modules /proc/modules
 wb_put vmstat /proc/vmstat

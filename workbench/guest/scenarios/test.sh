@@ -36,7 +36,7 @@ cat /proc/interrupts > /tmp/interrupts-before
 	fi
 	# The IPIs of the load (TLB shootdowns, function calls for flushes).
 	cat /proc/interrupts > /tmp/interrupts-loaded
-	wb_ptdump_modules > /tmp/ptdump-loaded
+	wb_ptdump_modules_settled > /tmp/ptdump-loaded
 	cat /sys/kernel/debug/execmem/caches > /tmp/execmem-caches-loaded \
 		2>/dev/null
 	if wb_unload_modset; then
