@@ -30,6 +30,8 @@ settle() {
 put_state() {
 	settle
 	wb_put "meminfo-$1" /proc/meminfo
+	# compaction, reclaim, THP: what else ran around a load
+	wb_put "vmstat-$1" /proc/vmstat
 	[ -r "$MM_STATS" ] && wb_put "module_map-stats-$1" "$MM_STATS"
 	[ -r "$VC_STATS" ] && wb_put "vmalloc_contig-stats-$1" "$VC_STATS"
 	[ -r "$EXECMEM_CACHES" ] && wb_put "execmem-caches-$1" "$EXECMEM_CACHES"
@@ -171,7 +173,7 @@ while [ $i -le "$REPS" ]; do
 	wb_put "interrupts-pre-$i" /tmp/interrupts-pre
 	wb_put "interrupts-loaded-$i" /tmp/interrupts-post
 	put_state "loaded-$i"
-	wb_ptdump_modules | wb_put "ptdump-modules-loaded-$i"
+	wb_ptdump_modules_settled | wb_put "ptdump-modules-loaded-$i"
 	wb_put "modules-$i" /proc/modules
 	settle
 	t2=$(now_ns)
