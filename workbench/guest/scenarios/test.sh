@@ -46,16 +46,9 @@ cat /proc/interrupts > /tmp/interrupts-before
 	fi
 } > /tmp/modset.ktap 2>&1
 wb_put modset.ktap /tmp/modset.ktap
-# The backend gives an empty chunk back 2 s after it empties, execmem's data
-# caches a whole free area 1 s after: wait until neither holds any (up to
-# 10 s each), then take the counts.
-MM_LIB=/wb/kselftest/vmalloc_contig/module_map_lib.sh
-if [ -r "$MM_LIB" ]; then
-	# shellcheck source=/dev/null # the kselftest library, in the initramfs
-	. "$MM_LIB"
-	module_map_wait_released
-	execmem_wait_released
-fi
+# Empty chunks and cache areas go back after their delay: wait (up to 10 s
+# each), then take the counts, which the host checks.
+wb_wait_released
 wb_put interrupts-before-modset /tmp/interrupts-before
 wb_put interrupts-loaded /tmp/interrupts-loaded
 wb_put meminfo-after-modset /proc/meminfo
