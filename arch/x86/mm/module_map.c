@@ -21,7 +21,9 @@
  * - Free text is INT3 and ROX. A freed text piece is made writable again,
  *   refilled with INT3 in place and made ROX, whatever state the load left
  *   it in: the free path decides nothing from the page tables, and needs
- *   neither text_poke() nor text_mutex.
+ *   neither text_poke() nor text_mutex. Under init_on_free a freed data or
+ *   rodata piece is cleared in place (rodata made writable for it), as the
+ *   page allocator clears the pages of a vfree().
  * - The direct-map alias of a chunk takes the class permission once, for the
  *   whole 2M, when the chunk is created; CPA leaves the alias alone for the
  *   pieces, so loading modules does not split the direct map to 4K. Where
@@ -44,10 +46,13 @@
 #define pr_fmt(fmt) "module_map: " fmt
 
 #include <linux/bitmap.h>
+#include <linux/debug_locks.h>
 #include <linux/debugfs.h>
+#include <linux/debugobjects.h>
 #include <linux/execmem.h>
 #include <linux/kasan.h>
 #include <linux/kmemleak.h>
+#include <linux/kmsan-checks.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -155,6 +160,7 @@ enum mm_count {
 	MM_BACKED_OFF,		/* chunks not tried during a backoff */
 	MM_RELEASE_FAILED,	/* permission not restored at 2M */
 	MM_QUARANTINED,		/* pieces whose permission stuck */
+	MM_UNCLEARED,		/* under init_on_free, pieces not cleared */
 	MM_NR_COUNTS,
 };
 
@@ -165,6 +171,7 @@ static const char * const mm_count_names[MM_NR_COUNTS] = {
 	[MM_BACKED_OFF] = "chunk_backoffs",
 	[MM_RELEASE_FAILED] = "release_failures",
 	[MM_QUARANTINED] = "quarantined_pieces",
+	[MM_UNCLEARED] = "uncleared_pieces",
 };
 
 static atomic_long_t mm_counts[MM_NR_COUNTS];
@@ -453,8 +460,11 @@ static struct mm_chunk *mm_find(unsigned long addr, enum mm_class *cls)
 	return NULL;
 }
 
-/* Give a piece back; @refill: it may hold code, refill it with INT3. */
-static void mm_put(void *ptr, bool refill)
+/*
+ * Give a piece back; @filled: the loader may have written it, so text is
+ * refilled with INT3 and, under init_on_free, other classes are cleared.
+ */
+static void mm_put(void *ptr, bool filled)
 {
 	unsigned long addr = (unsigned long)ptr, idx;
 	enum mm_class cls;
@@ -478,6 +488,8 @@ static void mm_put(void *ptr, bool refill)
 		/*
 		 * The chunk of a piece over 2M holds nothing else and goes
 		 * with it: no class permission or INT3 refill to restore.
+		 * vfree() checks it for locks and debug objects, and the page
+		 * allocator clears it under init_on_free.
 		 */
 		mutex_lock(&mm_lock);
 		list_del(&c->node);
@@ -485,19 +497,36 @@ static void mm_put(void *ptr, bool refill)
 		mm_chunk_release(c);
 		return;
 	}
+	/* What vfree() checks of the module memory range it frees. */
+	debug_check_no_locks_freed(ptr, pages * PAGE_SIZE);
+	debug_check_no_obj_freed(ptr, pages * PAGE_SIZE);
 	kasan_poison_vmalloc(ptr, pages * PAGE_SIZE);
 	/*
 	 * Free text is INT3 before it is executable again. Whether the load
 	 * got as far as ROX or not, make the piece writable, fill it in place
 	 * and give it the class permission again: for a piece that is still
 	 * writable (a failed load, an ITS thunk page) the first step changes
-	 * nothing. Poisoned already, as free memory: not via KASAN.
+	 * nothing. Under init_on_free, rodata and data are cleared the same
+	 * way (data has no permission to change), as the page allocator
+	 * clears the pages of a vfree(); if rodata cannot be made writable
+	 * (no memory to split its PMD, which changes nothing then), it is
+	 * given back uncleared and counted: the loader clears what it hands
+	 * out, and the page allocator the chunk. Poisoned already, as free
+	 * memory: not via KASAN.
 	 */
-	if (refill && mm_info[cls].text) {
+	if (filled && mm_info[cls].text) {
 		err = mm_info[cls].writable(addr, pages);
 		if (!err)
 			__memset(ptr, INT3_INSN_OPCODE, pages * PAGE_SIZE);
+	} else if (filled && want_init_on_free()) {
+		/* Data is writable: no class permission, none left by users. */
+		if (!mm_info[cls].writable || !mm_info[cls].writable(addr, pages))
+			__memset(ptr, 0, pages * PAGE_SIZE);
+		else
+			atomic_long_inc(&mm_counts[MM_UNCLEARED]);
 	}
+	if (filled)
+		kmsan_poison_memory(ptr, pages * PAGE_SIZE, GFP_KERNEL);
 	/* Back to the class permission (a failed load may not have it). */
 	if (!err && mm_info[cls].final)
 		err = mm_info[cls].final(addr, pages);
@@ -667,7 +696,7 @@ void *module_map_alloc(enum execmem_type type, size_t size)
 			       KASAN_VMALLOC_VM_ALLOC | KASAN_VMALLOC_PROT_NORMAL);
 	kmemleak_alloc((void *)addr, size, 1, GFP_KERNEL);
 	if (mm_info[cls].writable && mm_info[cls].writable(addr, pages)) {
-		/* Nothing was written: no INT3 refill. */
+		/* Nothing was written: nothing to refill or clear. */
 		mm_put((void *)addr, false);
 		goto fallback;
 	}

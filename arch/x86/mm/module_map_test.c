@@ -23,14 +23,18 @@
 #include <asm/setup.h>
 #include <asm/text-patching.h>
 
-/* Lookups under RCU: a collapse frees the PTE table after a grace period. */
+/*
+ * Lookups under RCU: a collapse frees the PTE table after a grace period.
+ * PG_LEVEL_NONE if nothing maps @p (lookup_address() gives a level then).
+ */
 static unsigned int mmt_level(const void *p)
 {
 	unsigned int level = PG_LEVEL_NONE;
+	pte_t *pte;
 
 	guard(rcu)();
-	lookup_address((unsigned long)p, &level);
-	return level;
+	pte = lookup_address((unsigned long)p, &level);
+	return pte && pte_present(*pte) ? level : PG_LEVEL_NONE;
 }
 
 static bool mmt_writable(const void *p)
@@ -55,6 +59,34 @@ static void *mmt_alloc(struct kunit *test, enum execmem_type type,
 	return p;
 }
 
+/*
+ * A page of @type in the 2M page of @p, filled with a pattern: while it is
+ * used, the chunk is not empty, so neither the release work nor the
+ * shrinker can free it under a test that looks at @p after freeing it.
+ * First fit puts it next to @p: the suite is built in and runs before any
+ * module is loaded, with every earlier piece freed. If it does not, the
+ * pin and @p are freed and the case fails.
+ */
+static u8 *mmt_pin(struct kunit *test, enum execmem_type type, void *p)
+{
+	u8 *pin = mmt_alloc(test, type, PAGE_SIZE);
+
+	if (((unsigned long)pin ^ (unsigned long)p) & PMD_MASK) {
+		module_map_free(pin);
+		module_map_free(p);
+		KUNIT_FAIL_AND_ABORT(test, "the pin is not in the piece's chunk");
+	}
+	memset(pin, 0x5a, PAGE_SIZE);
+	return pin;
+}
+
+/* The pin is untouched by the frees next to it; free it. */
+static void mmt_unpin(struct kunit *test, u8 *pin)
+{
+	KUNIT_EXPECT_NULL(test, memchr_inv(pin, 0x5a, PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, module_map_free(pin));
+}
+
 /* A freed piece is reused, first fit from the chunk's start, in its chunk. */
 static void mmt_chunk_reuse(struct kunit *test)
 {
@@ -74,9 +106,10 @@ static void mmt_chunk_reuse(struct kunit *test)
 static void mmt_text_int3(struct kunit *test)
 {
 	const size_t size = 3 * PAGE_SIZE;
-	u8 *p;
+	u8 *p, *pin;
 
 	p = mmt_alloc(test, EXECMEM_MODULE_TEXT, size);
+	pin = mmt_pin(test, EXECMEM_MODULE_TEXT, p);
 	KUNIT_EXPECT_TRUE(test, mmt_writable(p));
 	KUNIT_EXPECT_NULL(test, memchr_inv(p, INT3_INSN_OPCODE, size));
 	memset(p, 0x90, size);
@@ -89,6 +122,7 @@ static void mmt_text_int3(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, memchr_inv(p, INT3_INSN_OPCODE, size));
 	kasan_enable_current();
 	KUNIT_EXPECT_FALSE(test, mmt_writable(p));
+	mmt_unpin(test, pin);
 }
 
 /*
@@ -99,9 +133,10 @@ static void mmt_text_int3(struct kunit *test)
 static void mmt_text_free_unfinished(struct kunit *test)
 {
 	const size_t size = 2 * PAGE_SIZE;
-	u8 *p;
+	u8 *p, *pin;
 
 	p = mmt_alloc(test, EXECMEM_MODULE_TEXT, size);
+	pin = mmt_pin(test, EXECMEM_MODULE_TEXT, p);
 	memset(p, 0x90, size);
 	mutex_lock(&text_mutex);
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
@@ -110,6 +145,55 @@ static void mmt_text_free_unfinished(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, memchr_inv(p, INT3_INSN_OPCODE, size));
 	kasan_enable_current();
 	KUNIT_EXPECT_FALSE(test, mmt_writable(p));
+	mmt_unpin(test, pin);
+}
+
+/*
+ * Under init_on_free a freed data or rodata piece is zero, as the pages of
+ * a vfree() are, whether it was read-only by then or not (a failed load);
+ * rodata is read-only and, its pin read-only too, one PMD again after the
+ * free. Without init_on_free the free path writes nothing to data.
+ */
+static void mmt_data_free_wipe(struct kunit *test)
+{
+	static const struct {
+		enum execmem_type type;
+		bool ro;
+	} cases[] = {
+		{ EXECMEM_MODULE_DATA, false },
+		{ EXECMEM_MODULE_RODATA, true },
+		{ EXECMEM_MODULE_RODATA, false },
+	};
+	const unsigned int pages = 2;
+	const size_t size = pages * PAGE_SIZE;
+	bool wipe = want_init_on_free();
+	unsigned int i;
+	u8 *p, *pin;
+
+	kunit_info(test, "init_on_free %s\n", wipe ? "on" : "off");
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		p = mmt_alloc(test, cases[i].type, size);
+		pin = mmt_pin(test, cases[i].type, p);
+		memset(p, 0xa5, size);
+		if (cases[i].ro)
+			KUNIT_EXPECT_EQ(test,
+					set_memory_ro((unsigned long)p, pages), 0);
+		if (cases[i].type == EXECMEM_MODULE_RODATA)
+			KUNIT_EXPECT_EQ(test,
+					set_memory_ro((unsigned long)pin, 1), 0);
+		KUNIT_EXPECT_TRUE(test, module_map_free(p));
+		/* Free and poisoned under KASAN: look anyway. */
+		kasan_disable_current();
+		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(p, wipe ? 0 : 0xa5, size),
+				      "case %u", i);
+		kasan_enable_current();
+		KUNIT_EXPECT_EQ(test, mmt_writable(p),
+				cases[i].type == EXECMEM_MODULE_DATA);
+		/* Nothing else in the chunk is writable: p's free collapsed it. */
+		if (cases[i].type == EXECMEM_MODULE_RODATA)
+			KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
+		mmt_unpin(test, pin);
+	}
 }
 
 /*
@@ -416,6 +500,7 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_chunk_reuse),
 	KUNIT_CASE(mmt_text_int3),
 	KUNIT_CASE(mmt_text_free_unfinished),
+	KUNIT_CASE(mmt_data_free_wipe),
 	KUNIT_CASE(mmt_collapse),
 	KUNIT_CASE(mmt_no_collapse_noncontig),
 	KUNIT_CASE(mmt_alias_untouched),
