@@ -28,8 +28,11 @@ DEBUG_RELIABILITY_APPEND = "wb.memfree_slack_kb=65536"
 
 
 # Each rmmod waits for an RCU grace period: expedited ones make a cycle of the
-# module set about 5.5 s under TCG instead of 10.
-RELIABILITY_APPEND = "rcupdate.rcu_expedited=1"
+# module set about 5.5 s under TCG instead of 10. init_on_free: module memory
+# freed into the caches of the backend (6.12) or of execmem (7.3) is cleared
+# there, rodata made writable for it; every cycle takes that path (the boot
+# proves the option is on, gate.init_on_free_check).
+RELIABILITY_APPEND = "rcupdate.rcu_expedited=1 init_on_free=1"
 
 
 def RELIABILITY_TIMEOUT(cycles):
@@ -497,8 +500,11 @@ def cmd_test_debug(args):
     source.deps()
     source.tree()
     build.build(config)
-    # kcore_walkers.sh: the walkers read for 2 minutes under KASAN.
-    checks = _test_boot(config, "debug-test", "wb.kcore_seconds=120")[0]
+    # kcore_walkers.sh: the walkers read for 2 minutes under KASAN. The
+    # KUnit case mmt_data_free_wipe checks the clearing of init_on_free
+    # here; the test boot checks that nothing is cleared without it.
+    checks = _test_boot(config, "debug-test",
+                        "wb.kcore_seconds=120 init_on_free=1")[0]
     checks += _reliability_boot(config, "debug-reliability", args.cycles,
                                 DEBUG_RELIABILITY_APPEND)[0]
     return _summarise(checks, OUT / "test-debug-results.txt")

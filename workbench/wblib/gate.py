@@ -51,7 +51,9 @@ def expectation(cfg, append=""):
     em_on = em and not re.search(r"\bnohugevmalloc\b", append)
     return {"vmalloc_contig": on if vc else None,
             "module_map": mm_on if mm else None,
-            "execmem": em_on if em else None}
+            "execmem": em_on if em else None,
+            "init_on_free": bool(re.search(r"\binit_on_free=(?:1|y|on)\b",
+                                           append)) or None}
 
 
 def skip_allowed(check, reason, on, cfg):
@@ -178,6 +180,8 @@ def boot_checks(name, status, reason, console, files, cfg, expect,
     for ktapfile in sorted(f for f in files if f.endswith(".ktap")):
         checks += ktap_checks(name, f"{ktapfile} ", files[ktapfile], parse)
     checks += feature_checks(name, files, expect)
+    if expect.get("init_on_free"):
+        checks.append(init_on_free_check(name, console))
     on = bool(expect.get("vmalloc_contig"))
     return judge_skips(checks, on, cfg)
 
@@ -223,6 +227,19 @@ def feature_checks(name, files, expect):
         checks.append((f"{name}: module_map: {'enabled' if mm else 'off'}",
                        "PASS" if en == want else "FAIL", _state(text, en)))
     return checks
+
+
+_AUTO_INIT = re.compile(r"mem auto-init: .*\bheap free:(\w+)")
+
+
+def init_on_free_check(name, console):
+    """A boot given init_on_free=1 proves that it has it: the kernel's
+    "mem auto-init" line says "heap free:on" (page poisoning, for one,
+    turns it off with a message of its own)."""
+    m = _AUTO_INIT.search(console)
+    state = m.group(1) if m else None
+    return (f"{name}: init_on_free on", "PASS" if state == "on" else "FAIL",
+            f"heap free:{state}" if state else "no mem auto-init line")
 
 
 def _state(text, enabled):
