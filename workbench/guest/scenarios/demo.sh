@@ -7,17 +7,15 @@
 TR=/sys/kernel/tracing
 MM_STATS=/sys/kernel/debug/module_map/stats
 EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
-MM_LIB=/wb/kselftest/vmalloc_contig/module_map_lib.sh
 [ -d "$TR/events" ] || mount -t tracefs nodev "$TR" 2>/dev/null
 
-# wait_chunks all|empty: wait (10 s at most) until module_map holds no
-# chunk, or no chunk of a class that uses none (init memory's, given back
-# 2 s after init is done).
-wait_chunks() {
+# wait_empty_chunks: wait (10 s at most) until module_map holds no chunk of
+# a class that uses none (init memory's, given back 2 s after init is done).
+wait_empty_chunks() {
 	waited=0
 	while [ -r "$MM_STATS" ] && [ "$waited" -lt 100 ] &&
-	      awk -v all="$1" '$1 == "class" { on = 1; next }
-		   on && $2 > 0 && (all == "all" || $3 == 0) { busy = 1 }
+	      awk '$1 == "class" { on = 1; next }
+		   on && $2 > 0 && $3 == 0 { busy = 1 }
 		   END { exit !busy }' "$MM_STATS"; do
 		sleep 0.1
 		waited=$((waited + 1))
@@ -62,7 +60,7 @@ if [ "$profiling" = yes ]; then
 fi
 echo "load_us $((t1 - t0))" | wb_put timing
 # Loaded, once init memory's chunks are given back: what the set holds.
-wait_chunks empty
+wait_empty_chunks
 wb_put interrupts-before-modset /tmp/interrupts-before
 wb_put interrupts-loaded /tmp/interrupts-loaded
 wb_put meminfo-after /proc/meminfo
@@ -77,14 +75,8 @@ wb_put vmstat /proc/vmstat
 
 # Unloaded: module memory must be given back, chunks after their 2 s delay.
 wb_unload_modset || exit 1
-wait_chunks all
-# execmem's data caches give a whole free area back 1 s after it empties.
-if [ -r "$EXECMEM_CACHES" ] && [ -r "$MM_LIB" ]; then
-	# shellcheck source=/dev/null # the kselftest library, in the initramfs
-	. "$MM_LIB"
-	execmem_wait_released || echo "wb: execmem data areas still held"
-	wb_put execmem-caches-unloaded "$EXECMEM_CACHES"
-fi
+wb_wait_released
+[ -r "$EXECMEM_CACHES" ] && wb_put execmem-caches-unloaded "$EXECMEM_CACHES"
 wb_put vmallocinfo-unloaded /proc/vmallocinfo
 wb_ptdump_modules | wb_put ptdump-modules-unloaded
 exit 0
