@@ -11,6 +11,9 @@
 REPS=$(wb_cmdline wb.reps)
 REPS=${REPS:-5}
 WORKLOAD=$(wb_cmdline wb.workload)
+# wb.permodule=1: also time each insmod (a diagnosis of where a slow
+# repetition's time goes; it adds two clock reads per module).
+PERMODULE=$(wb_cmdline wb.permodule)
 MM_STATS=/sys/kernel/debug/module_map/stats
 VC_STATS=/sys/kernel/debug/vmalloc_contig/stats
 EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
@@ -153,6 +156,21 @@ workload() {
 	done
 }
 
+# The set as wb_load_modset loads it, one "NS MODULE" line per insmod in
+# /tmp/permodule.
+load_modset_timed()
+{
+	: > /tmp/permodule
+	while read -r mod; do
+		a=$(now_ns)
+		if ! out=$(insmod "$WB_MODDIR/$mod" 2>&1); then
+			echo "# wb: insmod $mod failed: $out"
+			return 1
+		fi
+		echo "$(($(now_ns) - a)) $mod" >> /tmp/permodule
+	done < /wb/modset.order
+}
+
 # ---- repetitions ----
 
 if ! grep -q '^now at' /proc/timer_list; then
@@ -166,8 +184,13 @@ while [ $i -le "$REPS" ]; do
 	settle
 	cat /proc/interrupts > /tmp/interrupts-pre
 	t0=$(now_ns)
-	wb_load_modset || exit 1
+	if [ "$PERMODULE" = 1 ]; then
+		load_modset_timed || exit 1
+	else
+		wb_load_modset || exit 1
+	fi
 	t1=$(now_ns)
+	[ "$PERMODULE" = 1 ] && wb_put "permodule-$i" /tmp/permodule
 	# The IPIs of the load: TLB shootdowns, function calls (flushes).
 	cat /proc/interrupts > /tmp/interrupts-post
 	wb_put "interrupts-pre-$i" /tmp/interrupts-pre
