@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from . import (bench, build, common, gate, guest, itlb, kconfig, profile,
-               report, results, source)
+               report, results, series, source)
 from .common import OUT, REPO, WB_DIR, WbError, kmake, log
 
 DEFAULT_CONFIG = "wb"
@@ -237,6 +237,8 @@ def _golden(kind, text):
             else:
                 out.setdefault(status, []).append(check)
         return out
+    if kind == "kbuild":
+        return {"sparse_skipped": series.checker_skipped(text) is not None}
     if kind == "channel":
         files, status = guest.parse_channel(text)
         return {"files": files, "status": status}

@@ -665,12 +665,49 @@ def _objects(cfiles):
     return [f[:-2] + ".o" for f in cfiles if (OBJ / (f[:-2] + ".o")).exists()]
 
 
+# What kbuild prints, and goes on without sparse, when the base's
+# scripts/checker-valid.sh (6.13 on) refuses the sparse it finds.
+_CHECKER_SKIPPED = re.compile(r"C=\d+ specified, but \S+ is not available or "
+                              r"not up to date")
+
+
+def checker_skipped(text):
+    """The line of a build log saying that kbuild skipped sparse, or None."""
+    for ln in text.splitlines():
+        if _CHECKER_SKIPPED.search(ln):
+            return ln.strip()
+    return None
+
+
 def _w1_sparse(cfiles, logfile):
     objs = _objects(cfiles)
     if not objs:
         return [], objs
     _kmake(*objs, log_to=logfile, extra=("W=1", "C=2"))
+    skipped = checker_skipped(logfile.read_text(errors="replace"))
+    if skipped:
+        raise WbError(f"sparse did not run ({logfile}: {skipped}): "
+                      f"a W=1/sparse result would be W=1 only")
     return _warnings(logfile), objs
+
+
+def _require_sparse():
+    """Fail before any build when the base's own test of sparse
+    (scripts/checker-valid.sh, where the base has one) refuses the sparse
+    installed: kbuild would then skip sparse with a warning and exit 0."""
+    script = WORKTREE / "scripts/checker-valid.sh"
+    if not script.exists():
+        return
+    res = run(["sh", script, "sparse", f"--arch={ARCH}", "-m64",
+               "-mlittle-endian"], cwd=WORKTREE, capture=True, check=False,
+              quiet=True)
+    if res.stdout.strip() != "1":
+        ver = run(["sparse", "--version"], capture=True, check=False,
+                  quiet=True).stdout.strip()
+        raise WbError(f"sparse {ver or '(not found)'} is refused by "
+                      f"{script.relative_to(WORKTREE)} of this base (too old: "
+                      f"it must know __typeof_unqual__); with it, make C=2 "
+                      f"would skip sparse and pass")
 
 
 def _debian_env():
@@ -724,6 +761,7 @@ def check():
         shutil.rmtree(CHECK_OUT)
     CHECK_OUT.mkdir(parents=True)
     _fresh_worktree(base)
+    _require_sparse()
     log(f"applying {len(patches)} patches to a clean wb-base in {WORKTREE}")
     steps = []
     for k, (patch, (commit, subject)) in enumerate(zip(patches, made), 1):
