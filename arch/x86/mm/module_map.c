@@ -149,6 +149,8 @@ static struct mm_class_state mm_state[MM_NR_CLASSES];
 static DEFINE_MUTEX(mm_lock);
 static unsigned long mm_start __ro_after_init;
 static unsigned long mm_end __ro_after_init;
+/* Where data chunks are looked for first: a fixed distance above text's. */
+static unsigned long mm_data_start __ro_after_init;
 static bool mm_enabled __ro_after_init;
 static bool mm_param_on __initdata = true;
 
@@ -318,6 +320,39 @@ static bool mm_all_pmd_mapped(void *p, unsigned long size)
 	return true;
 }
 
+/* A chunk of huge pages only, from @start up, from this node. */
+static void *mm_vmalloc_from(unsigned long start, unsigned long size,
+			     const void *caller)
+{
+	return vmalloc_contig_range(size, PMD_SIZE, start, mm_end,
+				    GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
+				    VM_ALLOW_HUGE_VMAP | VM_REQUIRE_HUGE_VMAP,
+				    numa_node_id(), caller);
+}
+
+/*
+ * Text chunks are taken first-fit from mm_start, chunks of the data classes
+ * from mm_data_start first, the whole area being the fallback: the two
+ * kinds tend not to interleave, and whether a load's data lie above its
+ * text no longer depends on the holes that earlier loads and lazily freed
+ * areas left. A miss from mm_data_start repeats the whole attempt from
+ * mm_start (another address search, and another 2M allocation when pages
+ * were what was missing): a class backs off after a failed 2M chunk, and
+ * larger chunks are one per module that needs one.
+ */
+static void *mm_chunk_vmalloc(enum mm_class cls, unsigned long size,
+			      const void *caller)
+{
+	void *p;
+
+	if (!mm_info[cls].text) {
+		p = mm_vmalloc_from(mm_data_start, size, caller);
+		if (p)
+			return p;
+	}
+	return mm_vmalloc_from(mm_start, size, caller);
+}
+
 /*
  * A chunk of @pmds 2M pages, each mapped by a PMD, from this node: vmalloc's
  * huge pages or nothing (no 4K area to allocate and throw away when there is
@@ -338,11 +373,7 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	c = kzalloc(sizeof(*c), GFP_KERNEL);
 	if (!c)
 		goto fail;
-	p = vmalloc_contig_range(size, PMD_SIZE, mm_start, mm_end,
-				 GFP_KERNEL | __GFP_NOWARN, PAGE_KERNEL,
-				 VM_ALLOW_HUGE_VMAP | VM_REQUIRE_HUGE_VMAP,
-				 numa_node_id(),
-				 __builtin_return_address(0));
+	p = mm_chunk_vmalloc(cls, size, __builtin_return_address(0));
 	if (!p)
 		goto fail;
 	/*
@@ -610,6 +641,16 @@ bool module_map_enabled(void)
 }
 
 /**
+ * module_map_data_start - where data chunks are looked for first
+ *
+ * For the KUnit suite.
+ */
+unsigned long module_map_data_start(void)
+{
+	return mm_data_start;
+}
+
+/**
  * module_map_stat - a counter of the backend, by its name in debugfs stats
  * @name: "chunks_created", "chunk_failures", ..., or "backoff_ms"
  *
@@ -844,6 +885,16 @@ bool __init module_map_setup(unsigned long start, unsigned long end)
 		pr_info("module memory in 4K pages: module area too small\n");
 		return false;
 	}
+	/*
+	 * A quarter of the module area above mm_start: far above where text
+	 * chunks go, and inside the area from the highest KASLR slot too (on
+	 * x86-64 the slots span half of it), so that data chunks keep
+	 * mm_start's random slot. A 2M multiple, as mm_start is 2M-aligned.
+	 */
+	mm_data_start = mm_start +
+			ALIGN_DOWN((MODULES_END - MODULES_VADDR) / 4, PMD_SIZE);
+	if (mm_data_start >= mm_end)
+		mm_data_start = mm_start;
 	mm_enabled = true;
 	pr_info("module memory in 2M chunks from %#lx\n", mm_start);
 	return true;

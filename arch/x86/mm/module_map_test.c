@@ -433,7 +433,8 @@ static void mmt_kaslr_range(struct kunit *test)
  * none until its backoff is over: pieces go to execmem's 4K path without
  * an attempt (a vmap area search and a lazy purge) each. Address space is
  * reserved without memory; the last reservation that fails logs vmalloc's
- * "Address range restricted" warning.
+ * "Address range restricted" warning. A data class's try is two searches,
+ * from the data start and from the start of the area.
  */
 static void mmt_full_area(struct kunit *test)
 {
@@ -496,6 +497,73 @@ static void mmt_full_area(struct kunit *test)
 	msleep(MODULE_MAP_BACKOFF_MS + 20);
 }
 
+/*
+ * Text chunks come first-fit from the start of the area, chunks of the data
+ * classes from the data start first, a quarter of the area higher; with
+ * every 2M from the data start up taken, a data chunk is still made, below
+ * it. Runs after mmt_full_area: its lazily freed areas go first.
+ */
+static void mmt_data_above_text(struct kunit *test)
+{
+	const unsigned long size = PMD_SIZE - PAGE_SIZE;
+	unsigned long data_start = module_map_data_start();
+	unsigned long n = 0, nr_areas;
+	long created, failures;
+	struct vm_struct **areas;
+	u8 *text, *data, *ro;
+	unsigned int i;
+
+	module_map_release_empty();
+	vm_unmap_aliases();
+	for (i = 0; i < 50 && module_map_stat("backoff_ms") > 0; i++)
+		msleep(MODULE_MAP_BACKOFF_MS / 4);
+	KUNIT_ASSERT_EQ(test, module_map_stat("backoff_ms"), 0);
+	KUNIT_EXPECT_TRUE(test, IS_ALIGNED(data_start, PMD_SIZE));
+	KUNIT_EXPECT_GE(test, data_start,
+			MODULES_VADDR + (MODULES_END - MODULES_VADDR) / 4);
+	KUNIT_EXPECT_LT(test, data_start, MODULES_END);
+
+	text = mmt_alloc(test, EXECMEM_MODULE_TEXT, PAGE_SIZE);
+	data = mmt_alloc(test, EXECMEM_MODULE_DATA, PAGE_SIZE);
+	ro = mmt_alloc(test, EXECMEM_MODULE_RODATA, PAGE_SIZE);
+	KUNIT_EXPECT_LT(test, (unsigned long)text, data_start);
+	KUNIT_EXPECT_GE(test, (unsigned long)data, data_start);
+	KUNIT_EXPECT_GE(test, (unsigned long)ro, data_start);
+	KUNIT_EXPECT_TRUE(test, module_map_free(ro));
+	KUNIT_EXPECT_TRUE(test, module_map_free(data));
+	KUNIT_EXPECT_TRUE(test, module_map_free(text));
+	module_map_release_empty();
+
+	/* Reserving address space populates its shadow. */
+	if (IS_ENABLED(CONFIG_KASAN_VMALLOC))
+		kunit_skip(test, "CONFIG_KASAN_VMALLOC: the fallback half costs its shadow");
+	nr_areas = (MODULES_END - data_start) / size + 1;
+	areas = kunit_kcalloc(test, nr_areas, sizeof(*areas), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, areas);
+	while (n < nr_areas) {
+		areas[n] = __get_vm_area_caller(size, VM_NO_GUARD, data_start,
+						MODULES_END,
+						__builtin_return_address(0));
+		if (!areas[n])
+			break;
+		n++;
+	}
+	created = module_map_stat("chunks_created");
+	failures = module_map_stat("chunk_failures");
+	data = module_map_alloc(EXECMEM_MODULE_DATA, PAGE_SIZE);
+	created = module_map_stat("chunks_created") - created;
+	failures = module_map_stat("chunk_failures") - failures;
+	while (n)
+		free_vm_area(areas[--n]);
+
+	KUNIT_ASSERT_NOT_NULL(test, data);
+	KUNIT_EXPECT_LT(test, (unsigned long)data, data_start);
+	KUNIT_EXPECT_EQ(test, created, 1);
+	KUNIT_EXPECT_EQ(test, failures, 0);
+	KUNIT_EXPECT_TRUE(test, module_map_free(data));
+	module_map_release_empty();
+}
+
 static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_chunk_reuse),
 	KUNIT_CASE(mmt_text_int3),
@@ -509,6 +577,7 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_oversize),
 	KUNIT_CASE(mmt_kaslr_range),
 	KUNIT_CASE(mmt_full_area),
+	KUNIT_CASE(mmt_data_above_text),
 	{}
 };
 

@@ -25,6 +25,7 @@ void module_map_count_collapse(unsigned long addr);
 void module_map_release_empty(void);
 bool module_map_enabled(void);
 long module_map_stat(const char *name);
+unsigned long module_map_data_start(void);
 
 #else
 
