@@ -118,18 +118,17 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def _apt_options():
-    """apt -o options for the pin's suite: [] for the system's sources."""
-    suite = PIN["suite"]
-    if suite is None:
-        return []
+def apt_options(suite, types="deb"):
+    """apt -o options for @suite through the workbench's own configuration
+    under build/apt/@suite (@types: "deb", or "deb deb-src" for source
+    packages); the system's apt setup is not touched."""
     state = APT / suite
     (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True,
                                                      exist_ok=True)
     (state / "parts").mkdir(exist_ok=True)
     src = state / "parts" / "wb.sources"
-    text = (f"Types: deb\nURIs: {MIRROR}\nSuites: {suite}\n"
+    text = (f"Types: {types}\nURIs: {MIRROR}\nSuites: {suite}\n"
             f"Components: main\nSigned-By: {KEYRING}\n")
     if not src.exists() or src.read_text() != text:
         src.write_text(text)
@@ -142,6 +141,11 @@ def _apt_options():
             "Dir::State::status": status,
             "Acquire::Languages": "none"}
     return [a for k, v in opts.items() for a in ("-o", f"{k}={v}")]
+
+
+def _apt_options():
+    """apt -o options for the pin's suite: [] for the system's sources."""
+    return [] if PIN["suite"] is None else apt_options(PIN["suite"])
 
 
 def _apt(tool, *args, **kw):
