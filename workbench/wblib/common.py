@@ -74,9 +74,9 @@ def git(*args, cwd=SRC, env=None, capture=True, check=True):
     return res.stdout.strip() if capture else ""
 
 
-def kmake(obj, *targets, env=None, capture=False, src=SRC):
+def kmake(obj, *targets, env=None, capture=False, src=SRC, arch=ARCH):
     """make in the kernel tree @src (the assembled one by default), out of
-    tree in @obj."""
+    tree in @obj, for @arch."""
     jobs = os.environ.get("WB_JOBS", str(os.cpu_count() or 1))
-    return run(["make", "-C", src, f"O={obj}", f"ARCH={ARCH}", f"-j{jobs}",
+    return run(["make", "-C", src, f"O={obj}", f"ARCH={arch}", f"-j{jobs}",
                 *targets], env=env, capture=capture)

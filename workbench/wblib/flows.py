@@ -523,6 +523,7 @@ MATRIX = [
     ("CONFIG_MODULES=n", "nomodules", None),
     ("CONFIG_KASAN=y", "debug", None),
     ("CONFIG_X86_KERNEL_IBT=y", "ibt", None),
+    ("ARCH=i386 (i386_defconfig, PAE)", "i386", None),
 ]
 
 
@@ -537,7 +538,8 @@ def cmd_matrix(args):
                 cfg = kconfig.parse((obj / ".config").read_text())
                 kmake(obj, "bzImage", *(["modules"]
                                         if cfg.get("CONFIG_MODULES") == "y"
-                                        else []))
+                                        else []),
+                      arch=kconfig.arch(config))
                 checks.append((f"matrix {what}: builds", "PASS", ""))
                 continue
             build.build(config)

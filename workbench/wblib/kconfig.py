@@ -12,6 +12,10 @@ CONFIGS = WB_DIR / "configs"
 # What differs on another base: configs/<base>/<fragment>.config is merged
 # right after configs/<fragment>.config, and wins.
 BASE_CONFIGS = CONFIGS / BASE if BASE != DEFAULT_BASE else None
+# Configs of another architecture: name -> (ARCH, the kernel's defconfig
+# their fragments are merged on).  The others start from allnoconfig and
+# are x86-64.
+OTHER_ARCH = {"i386": ("i386", "i386_defconfig")}
 _SET = re.compile(r"^(CONFIG_\w+)=(.*)$")
 _UNSET = re.compile(r"^# (CONFIG_\w+) is not set$")
 
@@ -46,6 +50,11 @@ def parse(text):
         if m:
             vals[m.group(1)] = "n"
     return vals
+
+
+def arch(name):
+    """ARCH of config @name."""
+    return OTHER_ARCH.get(name, (ARCH, None))[0]
 
 
 def objdir(name):
@@ -105,10 +114,18 @@ def config(name, src=SRC, fragments_from=None):
             and (obj / "include/config/auto.conf").exists()):
         verify(name, src, fragments_from)
         return obj
-    # merge_config.sh runs make in its cwd: the kernel tree.
-    run(["sh", Path(src) / "scripts/kconfig/merge_config.sh", "-n", "-Q",
-         "-O", obj, *frags], cwd=src, env={"ARCH": ARCH}, capture=True)
-    kmake(obj, "olddefconfig", capture=True, src=src)
+    # merge_config.sh runs make in its cwd: the kernel tree.  It starts
+    # from allnoconfig (-n), or from the defconfig of another architecture.
+    march, defconfig = OTHER_ARCH.get(name, (ARCH, None))
+    start = ["-n"]
+    if defconfig is not None:
+        start = [Path(src) / "arch/x86/configs" / defconfig]
+        if not start[0].exists():
+            raise WbError(f"config '{name}': {start[0]} missing")
+    run(["sh", Path(src) / "scripts/kconfig/merge_config.sh", "-Q",
+         "-O", obj, *start, *frags], cwd=src, env={"ARCH": march},
+        capture=True)
+    kmake(obj, "olddefconfig", capture=True, src=src, arch=march)
     verify(name, src, fragments_from)
     merged.write_text(text)
     log(f"config '{name}': "
