@@ -429,17 +429,45 @@ static void mmt_kaslr_range(struct kunit *test)
 }
 
 /*
+ * Every free range of @size or more in [@start, MODULES_END) reserved, no
+ * guard pages between: no 2M-aligned 2M is left there. Address space only,
+ * no memory; the last reservation that fails logs vmalloc's "Address range
+ * restricted" warning. Returns the areas, their number in @n.
+ */
+static struct vm_struct **mmt_reserve(struct kunit *test, unsigned long start,
+				      unsigned long size, unsigned long *n)
+{
+	unsigned long nr_areas = (MODULES_END - start) / size + 1;
+	struct vm_struct **areas;
+
+	areas = kunit_kcalloc(test, nr_areas, sizeof(*areas), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, areas);
+	for (*n = 0; *n < nr_areas; (*n)++) {
+		areas[*n] = __get_vm_area_caller(size, VM_NO_GUARD, start,
+						 MODULES_END,
+						 __builtin_return_address(0));
+		if (!areas[*n])
+			break;
+	}
+	return areas;
+}
+
+static void mmt_unreserve(struct vm_struct **areas, unsigned long n)
+{
+	while (n)
+		free_vm_area(areas[--n]);
+}
+
+/*
  * With no 2M of the module area left, a class tries a chunk once, then
  * none until its backoff is over: pieces go to execmem's 4K path without
- * an attempt (a vmap area search and a lazy purge) each. Address space is
- * reserved without memory; the last reservation that fails logs vmalloc's
- * "Address range restricted" warning. A data class's try is two searches,
- * from the data start and from the start of the area.
+ * an attempt (a vmap area search and a lazy purge) each. A data class's
+ * try is two searches, from the data start and from the start of the area.
  */
 static void mmt_full_area(struct kunit *test)
 {
 	const unsigned long size = PMD_SIZE - PAGE_SIZE;
-	unsigned long n = 0, nr_areas, elapsed, start;
+	unsigned long n, elapsed, start;
 	long failures, backoffs, created;
 	struct vm_struct **areas;
 	unsigned int i, tries = 64;
@@ -452,21 +480,7 @@ static void mmt_full_area(struct kunit *test)
 	for (i = 0; i < 50 && module_map_stat("backoff_ms") > 0; i++)
 		msleep(MODULE_MAP_BACKOFF_MS / 4);
 	KUNIT_ASSERT_EQ(test, module_map_stat("backoff_ms"), 0);
-	nr_areas = (MODULES_END - MODULES_VADDR) / size + 1;
-	areas = kunit_kcalloc(test, nr_areas, sizeof(*areas), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, areas);
-	/*
-	 * Every free range of 2M - 4K and more in the module area is taken
-	 * (no guard pages between): no 2M-aligned 2M is left.
-	 */
-	while (n < nr_areas) {
-		areas[n] = __get_vm_area_caller(size, VM_NO_GUARD, MODULES_VADDR,
-						MODULES_END,
-						__builtin_return_address(0));
-		if (!areas[n])
-			break;
-		n++;
-	}
+	areas = mmt_reserve(test, MODULES_VADDR, size, &n);
 
 	created = module_map_stat("chunks_created");
 	failures = module_map_stat("chunk_failures");
@@ -482,8 +496,7 @@ static void mmt_full_area(struct kunit *test)
 	created = module_map_stat("chunks_created") - created;
 	failures = module_map_stat("chunk_failures") - failures;
 	backoffs = module_map_stat("chunk_backoffs") - backoffs;
-	while (n)
-		free_vm_area(areas[--n]);
+	mmt_unreserve(areas, n);
 
 	KUNIT_EXPECT_EQ(test, created, 0);
 	/* One try, and one more per backoff period that went by. */
@@ -507,7 +520,7 @@ static void mmt_data_above_text(struct kunit *test)
 {
 	const unsigned long size = PMD_SIZE - PAGE_SIZE;
 	unsigned long data_start = module_map_data_start();
-	unsigned long n = 0, nr_areas;
+	unsigned long n;
 	long created, failures;
 	struct vm_struct **areas;
 	u8 *text, *data, *ro;
@@ -537,24 +550,13 @@ static void mmt_data_above_text(struct kunit *test)
 	/* Reserving address space populates its shadow. */
 	if (IS_ENABLED(CONFIG_KASAN_VMALLOC))
 		kunit_skip(test, "CONFIG_KASAN_VMALLOC: the fallback half costs its shadow");
-	nr_areas = (MODULES_END - data_start) / size + 1;
-	areas = kunit_kcalloc(test, nr_areas, sizeof(*areas), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, areas);
-	while (n < nr_areas) {
-		areas[n] = __get_vm_area_caller(size, VM_NO_GUARD, data_start,
-						MODULES_END,
-						__builtin_return_address(0));
-		if (!areas[n])
-			break;
-		n++;
-	}
+	areas = mmt_reserve(test, data_start, size, &n);
 	created = module_map_stat("chunks_created");
 	failures = module_map_stat("chunk_failures");
 	data = module_map_alloc(EXECMEM_MODULE_DATA, PAGE_SIZE);
 	created = module_map_stat("chunks_created") - created;
 	failures = module_map_stat("chunk_failures") - failures;
-	while (n)
-		free_vm_area(areas[--n]);
+	mmt_unreserve(areas, n);
 
 	KUNIT_ASSERT_NOT_NULL(test, data);
 	KUNIT_EXPECT_LT(test, (unsigned long)data, data_start);
