@@ -84,6 +84,13 @@ wb_ptdump_modules_settled() {
 	printf '%s\n' "$wb_pt_prev"
 }
 
+# Point the kernel's request_module() at kmod's modprobe (/usr/sbin, see
+# wblib/userland.py); without this it finds no /sbin/modprobe and fails at
+# once, which every other scenario relies on.
+wb_kmod_helper() {
+	echo /usr/sbin/modprobe > /proc/sys/kernel/modprobe
+}
+
 # Load the module set in depmod order (/wb/modset.order, computed on the host
 # from modules.dep). Prints one line per module; fails on the first error.
 wb_load_modset() {

@@ -30,7 +30,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import build, guest, itlb, kconfig, mapplot, report, results, source
+from . import (build, guest, itlb, kconfig, mapplot, report, results, source,
+               userland)
 from .common import BASE, BUILD, OUT, SRC, WbError, git, log, run
 
 REPS = 5
@@ -153,38 +154,9 @@ def fs_images():
     return out
 
 
-def _ldd(binary):
-    """The shared objects @binary loads, loader included (absolute paths)."""
-    res = run(["ldd", binary], capture=True, quiet=True)
-    libs = []
-    for ln in res.stdout.splitlines():
-        m = re.search(r"(/\S+)\s+\(0x", ln)
-        if m:
-            libs.append(m.group(1))
-    return libs
-
-
 def nft_files():
     """{guest path: host path}: Debian's nft and its libraries."""
-    nft = Path("/usr/sbin/nft")
-    if not nft.exists():
-        raise WbError(f"{nft} missing: install nftables (wb deps)")
-    files = {str(nft): nft}
-    for lib in _ldd(nft):
-        files[lib] = Path(lib).resolve()
-    return files
-
-
-def _dirs_of(paths, have):
-    out = []
-    for p in sorted(paths):
-        parts = Path(p).parent.parts
-        for i in range(2, len(parts) + 1):
-            d = "/".join(parts[:i]).replace("//", "/")
-            if d not in have:
-                have.add(d)
-                out.append(d)
-    return out
+    return userland.with_libs(userland.host_binary("nft", "nftables"))
 
 
 def bench_initramfs(config, mark):
@@ -207,9 +179,12 @@ def bench_initramfs(config, mark):
     extra = {"/bin/wbmark": (mark, "0755")}
     for fs, gz in fs_images().items():
         extra[f"/wb/bench/{fs}.img.gz"] = (gz, "0644")
+    # nft shares libc and more with the base list's kmod (userland.py).
+    files = {ln.split()[1] for ln in lines if ln.startswith("file ")}
     for gpath, hpath in nft_files().items():
-        extra[gpath] = (hpath, "0755")
-    for d in _dirs_of(extra, have) + ["/mnt"]:
+        if gpath not in files:
+            extra[gpath] = (hpath, "0755")
+    for d in userland.dirs_of(extra, have) + ["/mnt"]:
         lines.append(f"dir {d} 0755 0 0")
     lines += [f"file {g} {h} {mode} 0 0" for g, (h, mode) in extra.items()]
     lst = BUILD / f"initramfs-bench-{config}.list"

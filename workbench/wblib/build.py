@@ -7,7 +7,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from . import kconfig
+from . import kconfig, userland
 from .common import BUILD, REPO, SRC, WB_DIR, WbError, kmake, log, run
 from .source import kernel_release
 
@@ -158,7 +158,8 @@ def modset():
 
 
 def _cpio_list(name, order):
-    """gen_init_cpio input: busybox, the guest scripts, the modules."""
+    """gen_init_cpio input: busybox, the guest scripts, the modules, bash
+    and kmod (userland.py)."""
     moddir = _moddir(name)
     rel = moddir.name
     lines = ["dir /dev 0755 0 0", "nod /dev/console 0600 0 0 c 5 1",
@@ -182,17 +183,22 @@ def _cpio_list(name, order):
         elif path.is_file():
             lines.append(f"file {rpath} {path} 0644 0 0")
         seen.add(rpath)
-    ksft = BUILD / f"kselftest-{name}"
-    if ksft.is_dir():
-        lines.append("dir /wb/kselftest 0755 0 0")
+    for ksft, gdir in ((BUILD / f"kselftest-{name}", "/wb/kselftest"),
+                       (BUILD / f"kselftest-upstream-{name}",
+                        "/wb/upstream")):
+        if not ksft.is_dir():
+            continue
+        lines.append(f"dir {gdir} 0755 0 0")
         for path in sorted(ksft.rglob("*")):
-            rpath = "/wb/kselftest/" + str(path.relative_to(ksft))
+            rpath = f"{gdir}/{path.relative_to(ksft)}"
             if path.is_dir():
                 lines.append(f"dir {rpath} 0755 0 0")
             elif path.is_file():
                 mode = "0755" if path.stat().st_mode & 0o111 else "0644"
                 lines.append(f"file {rpath} {path} {mode} 0 0")
     assert f"/lib/modules/{rel}" in seen
+    have = {ln.split()[1] for ln in lines if ln.startswith("dir ")}
+    lines += userland.cpio_lines(have)
     return "\n".join(lines) + "\n"
 
 
@@ -216,6 +222,42 @@ def build_kselftests(name):
          f"TARGETS={' '.join(targets)}", "LDFLAGS=-static", "install"],
         capture=True)
     log(f"kselftests: {', '.join(targets)} installed in {dest}")
+
+
+# Upstream's kselftests in the test boots (guest/scenarios/test.sh): whole
+# collections, and single scripts of collections whose other programs the
+# static guest cannot build or run.
+UPSTREAM_TARGETS = ("kmod",)
+UPSTREAM_SCRIPTS = {"mm": "test_vmalloc.sh"}
+
+
+def upstream_kselftests(name):
+    """Install UPSTREAM_* from the tree's tools/testing/selftests, unchanged,
+    with kselftest's own runner, in build/kselftest-upstream-@name."""
+    dest = BUILD / f"kselftest-upstream-{name}"
+    if dest.exists():
+        shutil.rmtree(dest)
+    top = SRC / "tools/testing/selftests"
+    obj = BUILD / f"kselftest-upstream-obj-{name}"
+    run(["make", "-C", top, f"O={obj}", f"INSTALL_PATH={dest}",
+         f"TARGETS={' '.join(UPSTREAM_TARGETS)}", "install"], capture=True)
+    # One script of a collection: its Makefile's lists, overridden on the
+    # command line, name only that script.
+    for target, script in UPSTREAM_SCRIPTS.items():
+        only = ["TEST_GEN_PROGS=", "TEST_GEN_FILES=", "TEST_FILES=",
+                "TEST_GEN_MODS_DIR=", f"TEST_PROGS={script}",
+                f"OUTPUT={obj / target}"]
+        run(["make", "-C", top / target, *only,
+             f"INSTALL_PATH={dest / target}", "install"], capture=True)
+        emitted = run(["make", "-s", "--no-print-directory", "-C",
+                       top / target, *only, "COLLECTION=" + target,
+                       "emit_tests"], capture=True, quiet=True).stdout
+        if f"{target}:{script}" not in emitted.split():
+            raise WbError(f"{target}: emit_tests did not list {script}")
+        with open(dest / "kselftest-list.txt", "a") as f:
+            f.write(f"{target}:{script}\n")
+    log(f"upstream kselftests in {dest}: "
+        + (dest / "kselftest-list.txt").read_text().replace("\n", " "))
 
 
 def compress_test_modules(name):
@@ -244,8 +286,10 @@ def build(name, src=SRC, fragments_from=None):
     compress_test_modules(name)
     if Path(src) == SRC:
         build_kselftests(name)
+        upstream_kselftests(name)
     else:
-        shutil.rmtree(BUILD / f"kselftest-{name}", ignore_errors=True)
+        for d in (f"kselftest-{name}", f"kselftest-upstream-{name}"):
+            shutil.rmtree(BUILD / d, ignore_errors=True)
     graph = read_modules_dep(_moddir(name))
     order = load_order(graph, modset())
     (BUILD / f"modset-{name}.order").write_text("\n".join(order) + "\n")

@@ -22,6 +22,9 @@ DEMO_APPEND = "kunit.enable=0"
 TEST_CYCLES = 300 if source.BASE == source.DEFAULT_BASE else 20
 SOAK_CYCLES = 1000
 DEBUG_CYCLES = 30
+# A test boot with upstream's kselftests in full: kmod.sh's own counts take
+# about 25 minutes under TCG.
+UPSTREAM_FULL_TIMEOUT = 5400
 # KASAN's quarantine (up to 1/32 of memory) and its stack depot, which only
 # grows, keep memory across load/unload cycles: 8.5 MiB after 30 cycles.
 DEBUG_RELIABILITY_APPEND = "wb.memfree_slack_kb=65536"
@@ -237,6 +240,15 @@ def _golden(kind, text):
             else:
                 out.setdefault(status, []).append(check)
         return out
+    if kind == "upstream":
+        # Two boots' checks: what gate.upstream_compare makes of them.
+        b = json.loads(text)
+        on, off = gate.upstream_compare(
+            "test", [tuple(c) for c in b["on"]], "test-off",
+            [tuple(c) for c in b["off"]],
+            known=[tuple(k) for k in b.get("known", [])])
+        return {"on": [list(c[:2]) for c in on],
+                "off": [list(c[:2]) for c in off]}
     if kind == "kbuild":
         return {"sparse_skipped": series.checker_skipped(text) is not None}
     if kind == "channel":
@@ -330,10 +342,10 @@ def _boot_checks(name, res, config, append="", required=()):
                             results.ktap, required=required)
 
 
-def _test_boot(config, name, append):
+def _test_boot(config, name, append, timeout=None):
     """Boot the test scenario; [(check, status, detail)] of everything in it
     (gate.test_boot_checks), KUnit on the console included."""
-    res = guest.boot(config, "test", append, name=name)
+    res = guest.boot(config, "test", append, name=name, timeout=timeout)
     found = _scan(res)
     _print_splats(res, found)
     before = results.interrupts(res.files.get("interrupts-before-modset", ""))
@@ -452,10 +464,13 @@ def cmd_test(args):
     if not kunit_expected(args.config):
         log("no KUnit suite configured")
 
-    checks += _test_boot(args.config, "test", "")[0]
+    on = _test_boot(args.config, "test", "")[0]
     # vmalloc_contig=off: the same tests must pass (or skip what needs the
     # feature), and nothing may be served by contiguous pages.
-    checks += _test_boot(args.config, "test-off", "vmalloc_contig=off")[0]
+    off = _test_boot(args.config, "test-off", "vmalloc_contig=off")[0]
+    # Upstream's kselftests: what fails in both boots is upstream's.
+    on, off = gate.upstream_compare("test", on, "test-off", off)
+    checks += on + off
     # The degraded boots are the x86 backend's (its fallbacks and back-off).
     if _config(args.config).get("CONFIG_X86_MODULE_MAP") == "y":
         for mode in DEGRADED:
@@ -487,11 +502,22 @@ def _summarise(checks, path):
 
 
 def cmd_soak(args):
-    """The reliability scenario with many more load/unload cycles."""
+    """The reliability scenario with many more load/unload cycles; the
+    test boots with upstream's kselftests in full."""
     source.deps()
     source.tree()
     build.build(args.config)
     checks, _ = _reliability_boot(args.config, "soak", args.cycles)
+    # Upstream's kselftests as their runners run them (kmod.sh's own
+    # counts, test_vmalloc.sh stress too), on and off.
+    on = _test_boot(args.config, "soak-upstream", "wb.upstream=full",
+                    timeout=UPSTREAM_FULL_TIMEOUT)[0]
+    off = _test_boot(args.config, "soak-upstream-off",
+                     "wb.upstream=full vmalloc_contig=off",
+                     timeout=UPSTREAM_FULL_TIMEOUT)[0]
+    on, off = gate.upstream_compare("soak-upstream", on, "soak-upstream-off",
+                                    off)
+    checks += on + off
     return _summarise(checks, OUT / "soak-results.txt")
 
 

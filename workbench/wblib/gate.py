@@ -386,3 +386,48 @@ def directmap_check(name, files, per_class):
         f"{name}: module_map: DirectMap4k growth within what the 4K "
         "fallbacks explain", files, fallbacks,
         f"{fallbacks} pieces took the 4K fallback")
+
+
+# Upstream's kselftests (guest/scenarios/test.sh, upstream.ktap) run on the
+# on boot and on the off boot. A failure in both is upstream's, not ours,
+# only once its reason is known: (regex on the check name past the boot's
+# name, the reason).
+UPSTREAM_KTAP = "upstream.ktap "
+UPSTREAM_KNOWN = []
+
+
+def _upstream_key(name, check):
+    prefix = f"{name}: {UPSTREAM_KTAP}"
+    return check[len(prefix):] if check.startswith(prefix) else None
+
+
+def upstream_compare(on_name, on, off_name, off, known=None):
+    """(@on, @off) with their upstream failures judged against each other:
+    a failure on the on boot where the off boot passed stays a FAIL (ours);
+    one in both boots becomes a SKIP naming the reason if @known (default
+    UPSTREAM_KNOWN) explains it, and stays a FAIL saying "fails off too"
+    if nothing does; an off boot failure that the on boot does not have
+    stays a FAIL."""
+    known = UPSTREAM_KNOWN if known is None else known
+    fails = {}
+    for name, checks in ((on_name, on), (off_name, off)):
+        fails[name] = {_upstream_key(name, c) for c, s, _ in checks
+                       if s == "FAIL"} - {None}
+    both = fails[on_name] & fails[off_name]
+
+    def judge(name, checks):
+        out = []
+        for check, status, detail in checks:
+            key = _upstream_key(name, check)
+            if status == "FAIL" and key in both:
+                why = next((r for pat, r in known if re.search(pat, key)),
+                           None)
+                if why:
+                    status, detail = "SKIP", f"fails with vmalloc_contig=" \
+                        f"off too; upstream's: {why}"
+                else:
+                    detail = (f"{detail}; " if detail else "") + \
+                        "fails with vmalloc_contig=off too, reason unknown"
+            out.append((check, status, detail))
+        return out
+    return judge(on_name, on), judge(off_name, off)

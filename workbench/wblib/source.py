@@ -60,6 +60,9 @@ PACKAGES = {
     # kselftest's install target copies the test files with it.
     "rsync": "rsync",
     "busybox-static": None,
+    # The guest's bash, for upstream's kselftest scripts (userland.py).
+    "bash-static": "bash-static",
+    "libcap2-bin": "capsh",
     "qemu-system-x86": "qemu-system-x86_64",
     # make bench: file system images, nft for the guest, the map picture.
     "e2fsprogs": "mkfs.ext4",

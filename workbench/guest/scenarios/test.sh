@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # The test boot: KUnit suites already ran during boot (console KTAP); here run
 # the installed kselftests (default presets, then the stress preset of each
-# collection that has one) and a load/unload pass of the module set, each as
-# KTAP on the results channel.
+# collection that has one), a load/unload pass of the module set, then
+# upstream's kselftests, each as KTAP on the results channel.
 . /wb/lib.sh
 
 # kcore_walkers.sh reads for 20 s; the debug kernel asks for longer.
@@ -60,4 +60,85 @@ wb_put_file module_map-stats /sys/kernel/debug/module_map/stats
 wb_put_file vmalloc_contig-stats /sys/kernel/debug/vmalloc_contig/stats
 wb_put_file execmem-caches-loaded /tmp/execmem-caches-loaded
 wb_put_file execmem-caches /sys/kernel/debug/execmem/caches
+
+# Upstream's kselftests (build.py UPSTREAM_*), unchanged, with kmod's tools
+# and the kernel's modprobe helper, after everything above has been
+# measured; the host compares this boot's results with the off boot's. They
+# run as upstream's own runners call them (mm/run_vmtests.sh gives
+# test_vmalloc.sh its "smoke" argument; kselftest's runner would give none,
+# and the script then prints its usage and exits 0).
+# - make test: kmod.sh runs each of its tests once (kmod.sh -s ID): its own
+#   counts, up to 150 runs of a test, take about 25 minutes under TCG.
+# - wb.upstream=full (make soak): kmod.sh as is; test_vmalloc.sh smoke and
+#   stress.
+# test_vmalloc.sh reports nothing itself: its verdict is test_vmalloc's
+# "Summary: NAME passed: N failed: N" lines in the kernel log, less
+# align_shift_alloc_test, which lib/test_vmalloc.c says "is supposed to be
+# failed" (alignments up to 2^63). Its failures print "vmalloc error"
+# warnings, declared as expected around the run (wb_expect): a real
+# allocation failure of another case still fails that case's summary.
+# upstream_case DIR NAME COMMAND...: one KTAP result, as kselftest's runner
+# writes it, of COMMAND run in /wb/upstream/DIR.
+UP_N=0
+upstream_case() {
+	dir=$1
+	name=$2
+	shift 2
+	UP_N=$((UP_N + 1))
+	echo "# selftests: $dir: $name"
+	{ (cd "/wb/upstream/$dir" && "$@"); echo $? > /tmp/upstream-rc; } \
+		2>&1 | sed 's/^/# /'
+	rc=$(cat /tmp/upstream-rc)
+	case $rc in
+	0) echo "ok $UP_N selftests: $dir: $name" ;;
+	4) echo "ok $UP_N selftests: $dir: $name # SKIP" ;;
+	*) echo "not ok $UP_N selftests: $dir: $name # exit=$rc" ;;
+	esac
+}
+
+vmalloc_verdict() {
+	mark="wb: test_vmalloc.sh $* begins $(wb_now_us)"
+	echo "$mark" > /dev/kmsg
+	wb_expect alloc-failure begin
+	./test_vmalloc.sh "$@"
+	rc=$?
+	wb_expect alloc-failure end
+	[ "$rc" = 0 ] || return "$rc"
+	dmesg | sed -n "\|$mark|,\$p" | grep 'Summary: ' > /tmp/vmalloc-log
+	cat /tmp/vmalloc-log
+	passed=$(grep -c ' passed: ' /tmp/vmalloc-log)
+	failed=$(grep -v 'Summary: align_shift_alloc_test ' /tmp/vmalloc-log |
+		grep -c ' failed: [1-9]')
+	echo "test_vmalloc: $passed summaries, $failed with failures" \
+		"(align_shift_alloc_test is meant to fail)"
+	[ "$passed" -gt 0 ] && [ "$failed" = 0 ]
+}
+
+upstream_suites() {
+	vm="smoke"
+	if [ "$1" = full ]; then
+		vm="smoke stress"
+		echo "TAP version 13"
+		echo "1..$((1 + $(echo "$vm" | wc -w)))"
+		upstream_case kmod kmod.sh ./kmod.sh
+	else
+		ids=$(cd /wb/upstream/kmod && ./kmod.sh -l |
+			sed -n 's/^\([0-9][0-9][0-9][0-9]\) x .*/\1/p')
+		echo "TAP version 13"
+		echo "1..$(echo "$ids $vm" | wc -w)"
+		for id in $ids; do
+			upstream_case kmod "kmod.sh -s $id" ./kmod.sh -s "$id"
+		done
+	fi
+	for arg in $vm; do
+		upstream_case mm "test_vmalloc.sh $arg" vmalloc_verdict "$arg"
+	done
+}
+
+if [ -d /wb/upstream ]; then
+	wb_kmod_helper
+	PATH=/usr/sbin:/usr/bin:/bin upstream_suites \
+		"$(wb_cmdline wb.upstream)" > /tmp/upstream.ktap 2>&1
+	wb_put upstream.ktap /tmp/upstream.ktap
+fi
 exit 0
