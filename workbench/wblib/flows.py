@@ -22,6 +22,10 @@ DEMO_APPEND = "kunit.enable=0"
 TEST_CYCLES = 300 if source.BASE == source.DEFAULT_BASE else 20
 SOAK_CYCLES = 1000
 DEBUG_CYCLES = 30
+# The reliability scenario on 8 vCPUs (single-threaded TCG): parallel
+# loads, one loader per CPU, a few cycles with their IPI counts, hotplug.
+SMP8_CYCLES = 3
+SMP8_QEMU = ("-smp", "8")
 # A test boot with upstream's kselftests in full: kmod.sh's own counts take
 # about 25 minutes under TCG.
 UPSTREAM_FULL_TIMEOUT = 5400
@@ -361,12 +365,13 @@ def _test_boot(config, name, append, timeout=None):
                                  kunit=bool(kunit_expected(config))), res
 
 
-def _reliability_boot(config, name, cycles, append=""):
+def _reliability_boot(config, name, cycles, append="", extra=()):
     """Parallel loads, @cycles load/unload cycles of the module set, faults,
-    fragmentation (guest/scenarios/reliability.sh)."""
+    fragmentation, CPU hotplug (guest/scenarios/reliability.sh); @extra:
+    QEMU arguments."""
     append = f"{DEMO_APPEND} {RELIABILITY_APPEND} wb.cycles={cycles}" \
              f" {append}".strip()
-    res = guest.boot(config, "reliability", append,
+    res = guest.boot(config, "reliability", append, extra=extra,
                      name=name, timeout=RELIABILITY_TIMEOUT(cycles))
     for ln in res.files.get("reliability.ktap", "").splitlines():
         if ln.startswith("# ") and ("cycle" in ln or "start:" in ln
@@ -386,6 +391,7 @@ DEGRADED = {
     # TCG's "max" CPU has no 1G pages unless asked; 4 GiB for 1G-aligned
     # memory above the first gigabyte.
     "gbpages": ("", ("-cpu", "max,pdpe1gb=on", "-m", "4G")),
+    "lowmem": ("", ("-m", "512M")),
 }
 
 
@@ -477,6 +483,8 @@ def cmd_test(args):
             checks += _degraded_boot(args.config, mode)[0]
 
     checks += _reliability_boot(args.config, "reliability", TEST_CYCLES)[0]
+    checks += _reliability_boot(args.config, "reliability-smp8", SMP8_CYCLES,
+                                extra=SMP8_QEMU)[0]
     return _summarise(checks, OUT / "test-results.txt")
 
 

@@ -8,6 +8,8 @@
 #   gbpages        the direct map in 1G pages (QEMU pdpe1gb, 4 GiB): loading
 #                  the set splits no direct-map page to 4K, and once every
 #                  chunk is given back the 1G pages are as they were.
+#   lowmem         a 512 MiB guest: the set loads from 2M-mapped chunks or
+#                  falls back, counted; nothing is held afterwards.
 # KTAP on the results channel (degraded.ktap): the set loads and unloads, the
 # counters show the path taken, nothing is held afterwards; load time and
 # the direct map are reported.
@@ -31,7 +33,7 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 	echo "TAP version 13"
 	echo "1..5"
 	case "$mode" in
-	nohugevmalloc|numa|gbpages) ;;
+	nohugevmalloc|numa|gbpages|lowmem) ;;
 	*)
 		echo "Bail out! unknown wb.degraded='$mode'"
 		exit 1
@@ -44,6 +46,13 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 			ok "two nodes: $(cat /sys/devices/system/node/online)"
 		else
 			not_ok "one node only: $(cat /sys/devices/system/node/online 2>&1)"
+		fi
+		;;
+	lowmem)
+		if [ "$(meminfo MemTotal)" -le 524288 ]; then
+			ok "512 MiB guest: MemTotal $(meminfo MemTotal) kB"
+		else
+			not_ok "not a 512 MiB guest: MemTotal $(meminfo MemTotal) kB"
 		fi
 		;;
 	gbpages)
@@ -101,6 +110,15 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 			ok "$chunks chunk pages, each from one node and mapped by a PMD, none failed"
 		else
 			not_ok "$allocs pieces from chunks, $fails chunks failed, $mapped of $chunks chunk pages PMD-mapped, chunks across nodes: $across"
+		fi
+		;;
+	lowmem)
+		# Every piece from a PMD-mapped chunk or a counted fallback.
+		fb=$(module_map_sum fallbacks)
+		if [ $((allocs + fb)) -gt 0 ] && [ "$mapped" = "$chunks" ]; then
+			ok "$allocs pieces from chunks, $fb fallbacks; $mapped of $chunks chunk pages PMD-mapped"
+		else
+			not_ok "$allocs pieces from chunks, $fb fallbacks; $mapped of $chunks chunk pages PMD-mapped"
 		fi
 		;;
 	gbpages)

@@ -55,12 +55,21 @@ state()
 }
 
 TOTAL=$(wc -l < /wb/modset.order)
+NCPU=$(nproc)
+# "CAL TLB": function call and TLB shootdown interrupts so far, all CPUs
+# (x86's flush_tlb_all() IPIs count as CAL).
+ipis()
+{
+	awk '$1 == "CAL:" || $1 == "TLB:" {
+		for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n[$1] += $i
+	} END { print n["CAL:"] + 0, n["TLB:"] + 0 }' /proc/interrupts
+}
 
-# Eight loaders of one module on both CPUs: one load happens; each racing
-# finit_module() of the same file joins it (0) or finds it live (EEXIST).
-# Then two loaders, one per CPU, walk the same dependency order: each module
-# is loaded by one and joined or found loaded by the other, so loads of the
-# same module race and loads of different modules overlap.
+# Eight loaders of one module spread over the CPUs: one load happens; each
+# racing finit_module() of the same file joins it (0) or finds it live
+# (EEXIST). Then one loader per CPU walks the same dependency order: each
+# module is loaded by one and joined or found loaded by the others, so loads
+# of the same module race and loads of different modules overlap.
 parallel_loads()
 {
 	# A module nothing depends on: the backend's test module where the
@@ -70,7 +79,7 @@ parallel_loads()
 	bad=""
 	for round in 1 2 3 4 5 6 7 8 9 10; do
 		for i in 1 2 3 4 5 6 7 8; do
-			(taskset -c $((i % 2)) insmod "$ko" > "/tmp/p$i" 2>&1 &&
+			(taskset -c $((i % NCPU)) insmod "$ko" > "/tmp/p$i" 2>&1 &&
 			 echo loaded > "/tmp/p$i") &
 		done
 		wait
@@ -89,7 +98,8 @@ parallel_loads()
 		not_ok "parallel loads of one module:$bad"
 	fi
 
-	for cpu in 0 1; do
+	rm -f /tmp/loader*
+	for cpu in $(seq 0 $((NCPU - 1))); do
 		(
 			n=0
 			while read -r mod; do
@@ -104,17 +114,17 @@ parallel_loads()
 		) > "/tmp/loader$cpu" 2>&1 &
 	done
 	wait
-	a=$(sed -n 's/^loaded //p' /tmp/loader0)
-	b=$(sed -n 's/^loaded //p' /tmp/loader1)
-	errs=$(grep -vh '^loaded ' /tmp/loader0 /tmp/loader1)
+	loads=$(sed -n 's/^loaded //p' /tmp/loader* | tr '\n' ' ')
+	sum=$(sed -n 's/^loaded //p' /tmp/loader* | awk '{ s += $1 } END { print s + 0 }')
+	errs=$(grep -vh '^loaded ' /tmp/loader*)
 	have=$(modset_loaded)
 	# The set must also unload, in order, after the racing loads.
 	unload=$(wb_unload_modset 2>&1) || errs="$errs unload: $unload"
-	if [ -z "$errs" ] && [ $((a + b)) -ge "$TOTAL" ] && [ "$have" = "$TOTAL" ]
+	if [ -z "$errs" ] && [ "$sum" -ge "$TOTAL" ] && [ "$have" = "$TOTAL" ]
 	then
-		ok "module set loaded by two loaders at once ($a and $b loads or joins, $TOTAL modules), then unloaded"
+		ok "module set loaded by $NCPU loaders at once, one per CPU ($loads loads or joins, $TOTAL modules), then unloaded"
 	else
-		not_ok "two loaders: $a + $b loaded, $have of $TOTAL present; $errs"
+		not_ok "$NCPU loaders: $loads loaded, $have of $TOTAL present; $errs"
 	fi
 	# Whatever a failure above left loaded must not spoil what follows.
 	wb_unload_modset_loaded > /dev/null
@@ -139,17 +149,19 @@ cycles()
 	err=""
 	while [ "$i" -lt "$CYCLES" ]; do
 		i=$((i + 1))
+		ipi0=$(ipis)
 		c0=$(wb_now_us)
 		if ! out=$(wb_load_modset); then
 			err="cycle $i: $out"
 			break
 		fi
 		c1=$(wb_now_us)
+		[ "$i" = 1 ] && ipi1=$(ipis)
 		if ! out=$(wb_unload_modset); then
 			err="cycle $i: $out"
 			break
 		fi
-		[ "$i" = 1 ] && diag "cycle 1: load $(((c1 - c0) / 1000)) ms, unload $((($(wb_now_us) - c1) / 1000)) ms"
+		[ "$i" = 1 ] && diag "cycle 1: load $(((c1 - c0) / 1000)) ms, unload $((($(wb_now_us) - c1) / 1000)) ms; IPIs on $NCPU CPUs during the load: function call $((${ipi1% *} - ${ipi0% *})), TLB shootdown $((${ipi1#* } - ${ipi0#* }))"
 		[ $((i % 50)) = 0 ] && diag "cycle $i: $(state)"
 	done
 	t1=$(wb_now_us)
@@ -282,6 +294,53 @@ fragmentation()
 	fi
 }
 
+# CPU hotplug during loads: the last CPU goes offline and online in a loop
+# while the set loads and unloads twice (CPA's flushes and the backend's
+# release work meet CPUs coming and going). Then nothing is left: every
+# chunk and execmem area given back, vmalloc_contig's live bytes as before.
+HOTPLUG_ROUNDS=2
+hotplug()
+{
+	cpu=/sys/devices/system/cpu/cpu$(($(nproc) - 1))/online
+	if [ ! -w "$cpu" ]; then
+		skip "hotplug: CPU offline/online during loads (CONFIG_HOTPLUG_CPU)"
+		return
+	fi
+	live0=$(vc_live)
+	rm -f /tmp/hotplug-stop /tmp/hotplug-count
+	(
+		n=0
+		while [ ! -e /tmp/hotplug-stop ]; do
+			echo 0 > "$cpu" && echo 1 > "$cpu" || break
+			n=$((n + 1))
+		done
+		echo "$n" > /tmp/hotplug-count
+	) &
+	toggler=$!
+	err=""
+	i=0
+	while [ "$i" -lt "$HOTPLUG_ROUNDS" ]; do
+		i=$((i + 1))
+		out=$(wb_load_modset) || { err="round $i load: $out"; break; }
+		out=$(wb_unload_modset) || { err="round $i unload: $out"; break; }
+	done
+	touch /tmp/hotplug-stop
+	wait "$toggler"
+	toggles=$(cat /tmp/hotplug-count 2>/dev/null)
+	echo 1 > "$cpu"
+	released=yes
+	module_map_wait_released || released=no
+	execmem_wait_released || released=no
+	if [ -z "$err" ] && [ "${toggles:-0}" -gt 0 ] &&
+	   [ "$(cat "$cpu")" = 1 ] && [ "$released" = yes ] &&
+	   [ "$(vc_live)" = "$live0" ]; then
+		ok "hotplug: $HOTPLUG_ROUNDS loads and unloads of the set while CPU $(($(nproc) - 1)) went offline and online $toggles times; nothing left"
+	else
+		not_ok "hotplug: ${err:-loads ok}; $toggles offline/online cycles; CPU online $(cat "$cpu"); released $released; vmalloc_contig live $live0 -> $(vc_live) B"
+		wb_unload_modset_loaded > /dev/null
+	fi
+}
+
 # The kselftest fault test on real modules of the set: leaves, whose
 # dependencies stay loaded while they are loaded under fault injection.
 FAULT_MODULES="xfs btrfs wireguard"
@@ -345,15 +404,16 @@ kmemleak_scan()
 
 {
 	echo "TAP version 13"
-	echo "1..10"
+	echo "1..11"
 	diag "start: $(state)"
 	parallel_loads
 	cycles
 	fragmentation
+	hotplug
 	kselftest_on_modset
 	kmemleak_scan
 	diag "end: $(state)"
-	while [ "$N" -lt 10 ]; do not_ok "missing result"; done
+	while [ "$N" -lt 11 ]; do not_ok "missing result"; done
 } > /tmp/reliability.ktap 2>&1
 wb_put reliability.ktap /tmp/reliability.ktap
 wb_put meminfo-end /proc/meminfo
