@@ -114,7 +114,8 @@ parallel_loads()
 		) > "/tmp/loader$cpu" 2>&1 &
 	done
 	wait
-	loads=$(sed -n 's/^loaded //p' /tmp/loader* | tr '\n' ' ')
+	# shellcheck disable=SC2046 # one word per loader
+	loads=$(echo $(sed -n 's/^loaded //p' /tmp/loader*))
 	sum=$(sed -n 's/^loaded //p' /tmp/loader* | awk '{ s += $1 } END { print s + 0 }')
 	errs=$(grep -vh '^loaded ' /tmp/loader*)
 	have=$(modset_loaded)
