@@ -192,8 +192,12 @@ def test_boot_checks(name, status, reason, console, files, cfg, append,
     boot's own checks, W+X in the module area, and on a boot meant to be on
     the backend's state after the module set."""
     expect = expectation(cfg, append)
+    # Upstream's suites run wherever their test modules are built.
+    upstream = ("upstream.ktap",) if all(
+        cfg.get(o) in ("y", "m") for o in UPSTREAM_CONFIG) else ()
     checks = boot_checks(name, status, reason, console, files, cfg, expect,
-                         parse, kunit=kunit, required=("modset.ktap",))
+                         parse, kunit=kunit,
+                         required=("modset.ktap",) + upstream)
     checks += wx_checks(name, files)
     if expect["module_map"]:
         checks += module_map_checks(name, files)
@@ -394,6 +398,8 @@ def directmap_check(name, files, per_class):
 # name, the reason).
 UPSTREAM_KTAP = "upstream.ktap "
 UPSTREAM_KNOWN = []
+# The test modules of those suites (workbench/configs/test.config).
+UPSTREAM_CONFIG = ("CONFIG_TEST_KMOD", "CONFIG_TEST_VMALLOC")
 
 
 def _upstream_key(name, check):
@@ -407,12 +413,13 @@ def upstream_compare(on_name, on, off_name, off, known=None):
     one in both boots becomes a SKIP naming the reason if @known (default
     UPSTREAM_KNOWN) explains it, and stays a FAIL saying "fails off too"
     if nothing does; an off boot failure that the on boot does not have
-    stays a FAIL."""
+    stays a FAIL; a case that only one boot ran is a FAIL on the other."""
     known = UPSTREAM_KNOWN if known is None else known
-    fails = {}
+    fails, ran = {}, {}
     for name, checks in ((on_name, on), (off_name, off)):
         fails[name] = {_upstream_key(name, c) for c, s, _ in checks
                        if s == "FAIL"} - {None}
+        ran[name] = {_upstream_key(name, c) for c, _, _ in checks} - {None}
     both = fails[on_name] & fails[off_name]
 
     def judge(name, checks):
@@ -429,5 +436,10 @@ def upstream_compare(on_name, on, off_name, off, known=None):
                     detail = (f"{detail}; " if detail else "") + \
                         "fails with vmalloc_contig=off too, reason unknown"
             out.append((check, status, detail))
+        # A case one boot ran and the other did not: neither judges it.
+        other = off_name if name == on_name else on_name
+        for key in sorted(ran[other] - ran[name]):
+            out.append((f"{name}: {UPSTREAM_KTAP}{key}", "FAIL",
+                        f"ran on the {other} boot, not on this one"))
         return out
     return judge(on_name, on), judge(off_name, off)
