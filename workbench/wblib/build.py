@@ -310,6 +310,40 @@ def build(name, src=SRC, fragments_from=None):
     return obj
 
 
+def initramfs_with(name, dirs):
+    """@name's initramfs followed by a second cpio archive of the trees
+    @dirs (each file at its path under its directory, with its mode): the
+    kernel unpacks both, the second over the first. For guest files of a
+    run (wb run --guest-files) without a rebuild."""
+    base = initramfs(name)
+    if not base.exists():
+        raise WbError(f"{base} missing: run 'wb build --config {name}'")
+    lines, have = [], set()
+    for top in map(Path, dirs):
+        if not top.is_dir():
+            raise WbError(f"--guest-files {top}: not a directory")
+        for path in sorted(top.rglob("*")):
+            rpath = "/" + str(path.relative_to(top))
+            if path.is_dir() and rpath not in have:
+                have.add(rpath)
+                lines.append(f"dir {rpath} 0755 0 0")
+            elif path.is_file():
+                mode = "0755" if path.stat().st_mode & 0o111 else "0644"
+                lines.append(f"file {rpath} {path.resolve()} {mode} 0 0")
+    if not any(ln.startswith("file ") for ln in lines):
+        raise WbError(f"--guest-files {' '.join(map(str, dirs))}: no file")
+    gen = kconfig.objdir(name) / "usr/gen_init_cpio"
+    if not gen.exists():
+        raise WbError(f"{gen} missing: run 'wb build --config {name}'")
+    lst = BUILD / f"initramfs-{name}-extra.list"
+    lst.write_text("\n".join(lines) + "\n")
+    out = BUILD / f"initramfs-{name}-extra.cpio"
+    with open(out, "wb") as f:
+        f.write(base.read_bytes())
+        subprocess.run([str(gen), str(lst)], stdout=f, check=True)
+    return out
+
+
 def module_text_size(ko):
     """Bytes of the executable sections of @ko that stay after init."""
     data = Path(ko).read_bytes()

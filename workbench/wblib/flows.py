@@ -92,8 +92,19 @@ def _print_splats(res, found):
 
 
 def cmd_run(args):
-    res = guest.boot(args.config, args.scenario, args.append,
-                     timeout=args.timeout, oops_panic=not args.no_oops_panic)
+    if args.name is not None and not re.fullmatch(r"[A-Za-z0-9_][\w.-]*",
+                                                  args.name):
+        raise WbError(f"--name {args.name!r}: letters, digits, '_', '.' "
+                      "and '-' only, not starting with '.' or '-'")
+    initrd = build.initramfs_with(args.config, args.guest_files) \
+        if args.guest_files else None
+    # A scenario of its own may come with the guest files.
+    brought = any((Path(d) / "wb/scenarios" / f"{args.scenario}.sh").is_file()
+                  for d in args.guest_files)
+    res = guest.boot(args.config, args.scenario, args.append, name=args.name,
+                     timeout=args.timeout, initrd=initrd,
+                     known_only=not brought,
+                     oops_panic=not args.no_oops_panic)
     found = _scan(res)
     _print_splats(res, found)
     if res.status != 0 or found:
