@@ -537,8 +537,8 @@ def cmd_soak(args):
     build.build(args.config)
     checks, _ = _reliability_boot(args.config, "soak", args.cycles)
     checks += _smp8_boot(args.config)
-    # Upstream's kselftests as their runners run them (kmod.sh's own
-    # counts, test_vmalloc.sh stress too), on and off.
+    # Upstream's kselftests in full (kmod.sh with its own counts), on and
+    # off.
     on = _test_boot(args.config, "soak-upstream", "wb.upstream=full",
                     timeout=UPSTREAM_FULL_TIMEOUT)[0]
     off = _test_boot(args.config, "soak-upstream-off",

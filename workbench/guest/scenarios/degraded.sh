@@ -117,11 +117,12 @@ not_ok() { n=$((n + 1)); echo "not ok $n $mode: $*"; }
 		# Chunks there are, each mapped by a PMD; the pieces that
 		# did not fit one are counted as fallbacks.
 		fb=$(($(module_map_sum fallbacks) - fb0))
+		what="$allocs pieces from chunks, $fb fallbacks while loading; $mapped of $chunks chunk pages PMD-mapped"
 		if [ "$allocs" -gt 0 ] && [ "$chunks" -gt 0 ] &&
 		   [ "$mapped" = "$chunks" ]; then
-			ok "$allocs pieces from chunks, $fb fallbacks while loading; $mapped of $chunks chunk pages PMD-mapped"
+			ok "$what"
 		else
-			not_ok "$allocs pieces from chunks, $fb fallbacks while loading; $mapped of $chunks chunk pages PMD-mapped"
+			not_ok "$what"
 		fi
 		;;
 	gbpages)

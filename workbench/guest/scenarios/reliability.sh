@@ -116,11 +116,13 @@ parallel_loads()
 	wait
 	# shellcheck disable=SC2046 # one word per loader
 	loads=$(echo $(sed -n 's/^loaded //p' /tmp/loader*))
-	sum=$(sed -n 's/^loaded //p' /tmp/loader* | awk '{ s += $1 } END { print s + 0 }')
+	sum=0
+	for n in $loads; do
+		sum=$((sum + n))
+	done
 	errs=$(grep -vh '^loaded ' /tmp/loader*)
-	done_loaders=$(grep -l '^loaded ' /tmp/loader* | wc -l)
-	[ "$done_loaders" = "$NCPU" ] ||
-		errs="$errs only $done_loaders of $NCPU loaders finished;"
+	set -- $loads
+	[ "$#" = "$NCPU" ] || errs="$errs only $# of $NCPU loaders finished;"
 	have=$(modset_loaded)
 	# The set must also unload, in order, after the racing loads.
 	unload=$(wb_unload_modset 2>&1) || errs="$errs unload: $unload"
@@ -153,7 +155,7 @@ cycles()
 	err=""
 	while [ "$i" -lt "$CYCLES" ]; do
 		i=$((i + 1))
-		ipi0=$(ipis)
+		[ "$i" = 1 ] && ipi0=$(ipis)
 		c0=$(wb_now_us)
 		if ! out=$(wb_load_modset); then
 			err="cycle $i: $out"

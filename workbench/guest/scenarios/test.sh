@@ -131,14 +131,18 @@ upstream_suites() {
 		echo "1..2"
 		upstream_case kmod kmod.sh ./kmod.sh
 	else
-		ids=$(cd /wb/upstream/kmod && ./kmod.sh -l 2>&1 |
+		list=$(cd /wb/upstream/kmod && ./kmod.sh -l 2>&1)
+		ids=$(echo "$list" |
 			sed -n 's/^\([0-9][0-9][0-9][0-9]\) x .*/\1/p')
+		# One result per test, or one failure for the missing list.
+		n=$(echo "$ids" | wc -w)
+		[ "$n" -gt 0 ] || n=1
 		echo "TAP version 13"
-		echo "1..$(($(echo "$ids" | wc -w) + 1))"
+		echo "1..$((n + 1))"
 		if [ -z "$ids" ]; then
 			# kmod.sh -l checks its requirements (modprobe
 			# test_kmod) first: without a list it failed them.
-			echo "# $(cd /wb/upstream/kmod && ./kmod.sh -l 2>&1)"
+			echo "$list" | sed 's/^/# /'
 			echo "not ok 1 selftests: kmod: kmod.sh -l lists no test"
 			UP_N=1
 		fi
