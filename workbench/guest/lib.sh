@@ -66,18 +66,34 @@ wb_ptdump_modules() {
 		/sys/kernel/debug/page_tables/kernel
 }
 
+# Whether no chunk of the x86 backend (6.12) waits for its PMD back: it
+# collapses the chunks a load changed 0.1 s after the last change, at most
+# 1 s after the first.
+# True where the backend has no stats (7.3, or the feature off).
+wb_mm_collapsed() {
+	awk '$1 == "collapses_pending" && $2 != 0 { busy = 1 } END { exit busy }' \
+		/sys/kernel/debug/module_map/stats 2> /dev/null ||
+		[ ! -r /sys/kernel/debug/module_map/stats ]
+}
+
 # The same once it holds still: the loader frees a module's init memory
 # from a work item after an RCU grace period, so right after insmod returns
 # a text piece may still be on its way back to execmem's cache, writable
-# for its refill with trapping instructions. Two dumps 0.1 s apart must
-# agree (up to 5 s; the last dump either way).
+# for its refill with trapping instructions; and the x86 backend collapses
+# chunks a moment after their last change. Two dumps 0.1 s apart must agree
+# with no collapse pending (up to 5 s each; the last dump either way).
 wb_ptdump_modules_settled() {
+	wb_pt_tries=0
+	while [ "$wb_pt_tries" -lt 50 ] && ! wb_mm_collapsed; do
+		sleep 0.1
+		wb_pt_tries=$((wb_pt_tries + 1))
+	done
 	wb_pt_prev=$(wb_ptdump_modules)
 	wb_pt_tries=0
 	while [ "$wb_pt_tries" -lt 50 ]; do
 		sleep 0.1
 		wb_pt_now=$(wb_ptdump_modules)
-		[ "$wb_pt_now" = "$wb_pt_prev" ] && break
+		[ "$wb_pt_now" = "$wb_pt_prev" ] && wb_mm_collapsed && break
 		wb_pt_prev=$wb_pt_now
 		wb_pt_tries=$((wb_pt_tries + 1))
 	done

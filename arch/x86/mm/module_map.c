@@ -16,8 +16,14 @@
  *
  * - A piece handed to the loader is made writable (CPA splits the PMD), the
  *   loader and every text patcher write as usual, then the strict-RWX calls
- *   give the piece its final permission and CPA collapses the 512 PTEs back
- *   into one PMD as soon as the chunk is uniform again.
+ *   give the piece its final permission, and the 512 PTEs are collapsed
+ *   back into one PMD once the chunk is uniform again. A split and a
+ *   collapse each flush the TLB of every CPU, and modules loaded one after
+ *   the other put pieces in the same chunks: the collapse waits until no
+ *   chunk changed for MM_COLLAPSE_QUIET, or MM_COLLAPSE_MAX after the
+ *   first change, so that a burst of loads splits and collapses a chunk
+ *   once rather than for every piece. Loads further apart than that pay
+ *   both for each, as an immediate collapse would.
  * - Free text is INT3 and ROX. A freed text piece is made writable again,
  *   refilled with INT3 in place and made ROX, whatever state the load left
  *   it in: the free path decides nothing from the page tables, and needs
@@ -87,6 +93,13 @@
 #define MM_RELEASE_DELAY	(2 * HZ)
 /* How long no chunk is tried after one could not be had. */
 #define MM_BACKOFF		msecs_to_jiffies(MODULE_MAP_BACKOFF_MS)
+/*
+ * Changed chunks are collapsed once none changed for MM_COLLAPSE_QUIET, and
+ * at the latest MM_COLLAPSE_MAX after the first change: the 2M mapping is
+ * a steady-state gain, the flushes a cost per collapse.
+ */
+#define MM_COLLAPSE_QUIET	msecs_to_jiffies(100)
+#define MM_COLLAPSE_MAX		msecs_to_jiffies(1000)
 
 enum mm_class {
 	MM_TEXT,
@@ -180,10 +193,26 @@ static atomic_long_t mm_counts[MM_NR_COUNTS];
 
 static void mm_release_empty(struct work_struct *work);
 static DECLARE_DELAYED_WORK(mm_release_work, mm_release_empty);
+static void mm_collapse_pending(struct work_struct *work);
+static DECLARE_DELAYED_WORK(mm_collapse_work, mm_collapse_pending);
 
-/* 2M slots of the module area that are chunks: read locklessly by CPA. */
+/*
+ * 2M slots of the module area that are chunks: read locklessly by CPA, set
+ * under mm_lock, cleared under mm_collapse_lock.
+ */
 static DECLARE_BITMAP(mm_owned, MM_SLOTS);
 static u8 mm_slot_class[MM_SLOTS];
+/* Slots where a piece got its final permission since the last collapse. */
+static DECLARE_BITMAP(mm_collapse_slots, MM_SLOTS);
+/* When the first of those changes was (jiffies), if mm_collapse_armed. */
+static unsigned long mm_collapse_first;
+static atomic_t mm_collapse_armed;
+/*
+ * Serialises collapses with the withdrawal of chunks, so that none is
+ * collapsed while it is released; not mm_lock, which allocations take,
+ * since a collapse waits for init_mm's mmap lock (a page-table dump).
+ */
+static DEFINE_MUTEX(mm_collapse_lock);
 
 static int mm_class_of(enum execmem_type type)
 {
@@ -213,6 +242,26 @@ bool module_map_owns(unsigned long addr)
 	return test_bit((addr - MODULES_VADDR) >> PMD_SHIFT, mm_owned);
 }
 
+/**
+ * module_map_owns_range - whether a range lies in module memory chunks
+ * @addr: kernel virtual address
+ * @numpages: 4K pages from @addr
+ *
+ * Every 2M page of the range, as module_map_owns() tells for one address.
+ */
+bool module_map_owns_range(unsigned long addr, unsigned long numpages)
+{
+	unsigned long first, last;
+
+	if (!numpages || addr < MODULES_VADDR || addr >= MODULES_END ||
+	    numpages > (MODULES_END - addr) >> PAGE_SHIFT)
+		return false;
+	first = (addr - MODULES_VADDR) >> PMD_SHIFT;
+	last = (addr - MODULES_VADDR + (numpages << PAGE_SHIFT) - 1) >>
+	       PMD_SHIFT;
+	return find_next_zero_bit(mm_owned, last + 1, first) > last;
+}
+
 static struct mm_class_state *mm_slot_state(unsigned long addr)
 {
 	return &mm_state[mm_slot_class[(addr - MODULES_VADDR) >> PMD_SHIFT]];
@@ -225,11 +274,57 @@ void module_map_count_split(unsigned long addr)
 	count_vm_event(MODULE_MAP_LEVEL2_SPLIT);
 }
 
-/* CPA put the PMD of the chunk at @addr back. */
-void module_map_count_collapse(unsigned long addr)
+/**
+ * module_map_collapse_later - collapse chunks that a change may have made
+ *                             uniform
+ * @addr: start of the changed range, in chunks
+ * @numpages: its length in 4K pages
+ *
+ * CPA calls this after it took write permission away from pages of chunks.
+ * Context: process context; does not sleep.
+ */
+void module_map_collapse_later(unsigned long addr, int numpages)
 {
-	atomic_long_inc(&mm_slot_state(addr)->collapses);
-	count_vm_event(MODULE_MAP_LEVEL2_COLLAPSE);
+	unsigned long slot = (addr - MODULES_VADDR) >> PMD_SHIFT;
+	unsigned long last = (addr + numpages * PAGE_SIZE - 1 - MODULES_VADDR) >>
+			     PMD_SHIFT;
+	unsigned long deadline, delay = 0;
+
+	for (; slot <= last; slot++)
+		set_bit(slot, mm_collapse_slots);
+	/* Racing callers may see an old start: an early collapse, no harm. */
+	if (!atomic_xchg(&mm_collapse_armed, 1))
+		WRITE_ONCE(mm_collapse_first, jiffies);
+	deadline = READ_ONCE(mm_collapse_first) + MM_COLLAPSE_MAX;
+	if (time_before(jiffies, deadline))
+		delay = min(MM_COLLAPSE_QUIET, deadline - jiffies);
+	mod_delayed_work(system_wq, &mm_collapse_work, delay);
+}
+
+/* Put PMDs back over the chunk pages at @addr; counted per class. */
+static void mm_collapse(unsigned long addr, unsigned int pages)
+{
+	int n = set_memory_collapse(addr, pages);
+
+	atomic_long_add(n, &mm_slot_state(addr)->collapses);
+	count_vm_events(MODULE_MAP_LEVEL2_COLLAPSE, n);
+}
+
+/* Collapse the chunks changed since the last run that are still chunks. */
+static void mm_collapse_pending(struct work_struct *work)
+{
+	unsigned long slot;
+
+	/* A change from now on waits for a run of its own. */
+	atomic_set(&mm_collapse_armed, 0);
+	mutex_lock(&mm_collapse_lock);
+	for_each_set_bit(slot, mm_collapse_slots, MM_SLOTS) {
+		clear_bit(slot, mm_collapse_slots);
+		if (!test_bit(slot, mm_owned))
+			continue;
+		mm_collapse(MODULES_VADDR + slot * PMD_SIZE, MM_PIECES);
+	}
+	mutex_unlock(&mm_collapse_lock);
 }
 
 static void mm_publish(const struct mm_chunk *c, enum mm_class cls,
@@ -274,9 +369,17 @@ static void mm_chunk_release(struct mm_chunk *c)
 	enum mm_class cls = c->cls;
 	int err = 0;
 
+	/* No collapse from now on: the work skips a chunk no longer owned. */
+	mutex_lock(&mm_collapse_lock);
 	mm_publish(c, cls, false);
-	/* Whole 2M pages: the alias changes by large pages too. */
+	mutex_unlock(&mm_collapse_lock);
 	if (mm_info[cls].writable) {
+		/*
+		 * Whole 2M pages, so that the alias changes by large pages too:
+		 * an empty chunk is uniform, but its collapse may still be
+		 * pending, and CPA would split the alias for a chunk in PTEs.
+		 */
+		mm_collapse(c->base, c->pmds * MM_PIECES);
 		err = mm_info[cls].writable(c->base, c->pmds * MM_PIECES);
 		if (!err)
 			mm_chunk_restore_direct_map(c);
@@ -409,6 +512,14 @@ static struct mm_chunk *mm_chunk_create(enum mm_class cls, unsigned int pmds)
 	/* KASAN sees pieces, as it saw vmalloc()ed module memory. */
 	kasan_poison_vmalloc(p, size);
 	atomic_long_add(pmds, &mm_counts[MM_CREATED]);
+	/*
+	 * CPA skips vm_unmap_aliases() for changes inside chunks: no stale
+	 * TLB entry of a lazily freed vmap area may map a chunk's pages by
+	 * the time it is published. The class permission's CPA call purges
+	 * them; the data classes have none, so purge here.
+	 */
+	if (!mm_info[cls].final)
+		vm_unmap_aliases();
 	if (mm_info[cls].final &&
 	    mm_info[cls].final(c->base, pmds * MM_PIECES)) {
 		/* Part of it may have the class permission: undo, then free. */
@@ -631,6 +742,17 @@ void module_map_release_empty(void)
 }
 
 /**
+ * module_map_collapse_now - collapse the chunks changed since the last run
+ *
+ * Without waiting for MM_COLLAPSE_DELAY; for the KUnit suite.
+ */
+void module_map_collapse_now(void)
+{
+	mod_delayed_work(system_wq, &mm_collapse_work, 0);
+	flush_delayed_work(&mm_collapse_work);
+}
+
+/**
  * module_map_enabled - whether the backend serves module memory on this boot
  *
  * For the KUnit suite: with the backend on, a failed allocation is a failure.
@@ -776,6 +898,8 @@ static int mm_stats_show(struct seq_file *m, void *v)
 			   atomic_long_read(&mm_counts[i]));
 	mutex_lock(&mm_lock);
 	seq_printf(m, "backoff_ms %u\n", mm_backoff_ms());
+	seq_printf(m, "collapses_pending %u\n",
+		   bitmap_weight(mm_collapse_slots, MM_SLOTS));
 	seq_puts(m, "class chunks used_bytes free_bytes mapped_2m_bytes allocs fallbacks splits collapses\n");
 	for (i = 0; i < MM_NR_CLASSES; i++) {
 		struct mm_class_state *st = &mm_state[i];

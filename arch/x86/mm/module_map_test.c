@@ -189,7 +189,8 @@ static void mmt_data_free_wipe(struct kunit *test)
 		kasan_enable_current();
 		KUNIT_EXPECT_EQ(test, mmt_writable(p),
 				cases[i].type == EXECMEM_MODULE_DATA);
-		/* Nothing else in the chunk is writable: p's free collapsed it. */
+		/* Nothing else in the chunk is writable: p's free let it go 2M. */
+		module_map_collapse_now();
 		if (cases[i].type == EXECMEM_MODULE_RODATA)
 			KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
 		mmt_unpin(test, pin);
@@ -214,13 +215,15 @@ static void mmt_collapse(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_4K);
 	KUNIT_EXPECT_FALSE(test, mmt_writable(a));
 
-	/* Uniform again: one PMD. */
+	/* Uniform again: one PMD, once the batch of changes is collapsed. */
 	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)b, 2), 0);
+	module_map_collapse_now();
 	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_2M);
 	KUNIT_EXPECT_EQ(test, mmt_level(b), PG_LEVEL_2M);
 
 	KUNIT_EXPECT_TRUE(test, module_map_free(a));
 	KUNIT_EXPECT_TRUE(test, module_map_free(b));
+	module_map_collapse_now();
 	KUNIT_EXPECT_EQ(test, mmt_level(a), PG_LEVEL_2M);
 }
 
@@ -245,6 +248,7 @@ static void mmt_no_collapse_noncontig(struct kunit *test)
 	set_pte(pte, pfn_pte(page_to_pfn(other), pte_pgprot(old)));
 	flush_tlb_kernel_range((unsigned long)p, (unsigned long)p + PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	module_map_collapse_now();
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
 
 	/*
@@ -255,9 +259,11 @@ static void mmt_no_collapse_noncontig(struct kunit *test)
 	set_pte(pte, pfn_pte(pte_pfn(old), pte_pgprot(*pte)));
 	flush_tlb_kernel_range((unsigned long)p, (unsigned long)p + PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	module_map_collapse_now();
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
 	KUNIT_EXPECT_EQ(test, set_memory_rw((unsigned long)p, 1), 0);
 	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	module_map_collapse_now();
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_2M);
 
 	__free_page(other);
@@ -299,6 +305,7 @@ static void mmt_no_collapse_4k(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, set_memory_4k((unsigned long)p, 1), 0);
 	/* A change that leaves the chunk uniform would collapse it. */
 	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+	module_map_collapse_now();
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
 
@@ -309,6 +316,7 @@ static void mmt_no_collapse_4k(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, set_memory_4k((unsigned long)p, 1), 0);
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
 	KUNIT_ASSERT_EQ(test, set_memory_ro((unsigned long)p, PTRS_PER_PMD), 0);
+	module_map_collapse_now();
 	KUNIT_EXPECT_EQ(test, mmt_level(p), PG_LEVEL_4K);
 	KUNIT_ASSERT_EQ(test, set_memory_rw((unsigned long)p, PTRS_PER_PMD), 0);
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
@@ -320,13 +328,23 @@ static void mmt_no_collapse_4k(struct kunit *test)
  */
 static void mmt_release_delayed(struct kunit *test)
 {
-	u8 *p;
+	unsigned int level;
+	u8 *p, *alias;
 
 	p = mmt_alloc(test, EXECMEM_MODULE_INIT_RODATA, PAGE_SIZE);
+	alias = page_address(vmalloc_to_page(p));
+	level = mmt_level(alias);
 	KUNIT_EXPECT_TRUE(test, module_map_free(p));
 	KUNIT_EXPECT_TRUE(test, module_map_owns((unsigned long)p));
+	/*
+	 * Released with its collapse still pending: the chunk must go back
+	 * by 2M pages, its direct-map alias not split.
+	 */
 	module_map_release_empty();
 	KUNIT_EXPECT_FALSE(test, module_map_owns((unsigned long)p));
+	if (level != PG_LEVEL_4K)
+		KUNIT_EXPECT_NE_MSG(test, mmt_level(alias), PG_LEVEL_4K,
+				    "alias of a released chunk split to 4K");
 }
 
 /* ROX for @pages from @p: every 2M page of the range is a PMD again. */
@@ -335,6 +353,7 @@ static void mmt_rox_collapsed(struct kunit *test, u8 *p, unsigned int pages)
 	unsigned long pos, end = (unsigned long)p + pages * PAGE_SIZE;
 
 	KUNIT_ASSERT_EQ(test, set_memory_rox((unsigned long)p, pages), 0);
+	module_map_collapse_now();
 	for (pos = (unsigned long)p; pos < end; pos += PMD_SIZE)
 		if (mmt_level((void *)pos) != PG_LEVEL_2M)
 			KUNIT_FAIL(test, "2M page %lu of the range not collapsed to a PMD",

@@ -19,10 +19,12 @@ bool module_map_setup(unsigned long start, unsigned long end);
 void *module_map_alloc(enum execmem_type type, size_t size);
 bool module_map_free(void *ptr);
 bool module_map_owns(unsigned long addr);
+bool module_map_owns_range(unsigned long addr, unsigned long numpages);
 void module_map_count_split(unsigned long addr);
-void module_map_count_collapse(unsigned long addr);
+void module_map_collapse_later(unsigned long addr, int numpages);
 /* For the KUnit suite (CONFIG_X86_MODULE_MAP_KUNIT_TEST) only. */
 void module_map_release_empty(void);
+void module_map_collapse_now(void);
 bool module_map_enabled(void);
 long module_map_stat(const char *name);
 unsigned long module_map_data_start(void);
@@ -49,11 +51,18 @@ static inline bool module_map_owns(unsigned long addr)
 	return false;
 }
 
+static inline bool module_map_owns_range(unsigned long addr,
+					 unsigned long numpages)
+{
+	return false;
+}
+
 static inline void module_map_count_split(unsigned long addr)
 {
 }
 
-static inline void module_map_count_collapse(unsigned long addr)
+static inline void module_map_collapse_later(unsigned long addr,
+					     int numpages)
 {
 }
 

@@ -116,6 +116,20 @@ module_map_wait_mapped()
 	wait_until 50 module_map_all_mapped
 }
 
+# module_map_collapsed: no chunk waits for the backend to put its PMD back,
+# which it does a moment after the permission changes of a load (true where
+# the backend has no stats).
+module_map_collapsed()
+{
+	[ ! -r "$MM_STATS" ] ||
+	[ "$(awk '$1 == "collapses_pending" { print $2 }' "$MM_STATS")" = 0 ]
+}
+
+module_map_wait_collapsed()
+{
+	wait_until 50 module_map_collapsed
+}
+
 # module_map_chunks_across_nodes [FILE]: the start addresses of the chunks
 # (module_map's areas in /proc/vmallocinfo, or FILE) whose pages are not
 # all on one node; "none" if each chunk is on one.
@@ -207,6 +221,7 @@ check_2m()
 		ktap_test_skip "$1 (module_map backend off)"
 		return
 	fi
+	module_map_wait_collapsed
 	if why=$(text_is_2m "$2" "$3"); then
 		ktap_test_pass "$1"
 	else
