@@ -81,13 +81,8 @@ wb_mm_collapsed() {
 # a text piece may still be on its way back to execmem's cache, writable
 # for its refill with trapping instructions; and the x86 backend collapses
 # chunks a moment after their last change. Two dumps 0.1 s apart must agree
-# with no collapse pending (up to 5 s each; the last dump either way).
+# with no collapse pending (up to 5 s; the last dump either way).
 wb_ptdump_modules_settled() {
-	wb_pt_tries=0
-	while [ "$wb_pt_tries" -lt 50 ] && ! wb_mm_collapsed; do
-		sleep 0.1
-		wb_pt_tries=$((wb_pt_tries + 1))
-	done
 	wb_pt_prev=$(wb_ptdump_modules)
 	wb_pt_tries=0
 	while [ "$wb_pt_tries" -lt 50 ]; do
