@@ -14,16 +14,18 @@
  * freed after init and so get chunks of their own. A chunk always has its
  * class permission, so a 2M page never mixes them:
  *
- * - A piece handed to the loader is made writable (CPA splits the PMD), the
- *   loader and every text patcher write as usual, then the strict-RWX calls
- *   give the piece its final permission, and the 512 PTEs are collapsed
- *   back into one PMD once the chunk is uniform again. A split and a
- *   collapse each flush the TLB of every CPU, and modules loaded one after
- *   the other put pieces in the same chunks: the collapse waits until no
- *   chunk changed for MM_COLLAPSE_QUIET, or MM_COLLAPSE_MAX after the
- *   first change, so that a burst of loads splits and collapses a chunk
- *   once rather than for every piece. Loads further apart than that pay
- *   both for each, as an immediate collapse would.
+ * - A piece handed to the loader is made writable (CPA splits the PMD; in
+ *   a split chunk rodata, which only gains write permission, flushes no
+ *   other CPU's TLB), the loader and every text patcher write as usual,
+ *   then the strict-RWX calls give the piece its final permission, and the
+ *   512 PTEs are collapsed back into one PMD once the chunk is uniform
+ *   again. A split and a collapse each flush the TLB of every CPU, and
+ *   modules loaded one after the other put pieces in the same chunks: the
+ *   collapse waits until no chunk changed for MM_COLLAPSE_QUIET, or
+ *   MM_COLLAPSE_MAX after the first change, so that a burst of loads
+ *   splits and collapses a chunk once rather than for every piece. Loads
+ *   further apart than that pay both for each, as an immediate collapse
+ *   would.
  * - Free text is INT3 and ROX. A freed text piece is made writable again,
  *   refilled with INT3 in place and made ROX, whatever state the load left
  *   it in: the free path decides nothing from the page tables, and needs
@@ -142,18 +144,24 @@ static const struct mm_class_info {
 	bool text;
 	/* The class permission, from PAGE_KERNEL; NULL: PAGE_KERNEL itself. */
 	int (*final)(unsigned long addr, int numpages);
-	/* Back to PAGE_KERNEL: for loading a piece, or freeing a chunk. */
+	/*
+	 * Back to PAGE_KERNEL: for loading a piece, or freeing a chunk.
+	 * Rodata's only adds write permission, and set_memory_rw_lazy()
+	 * flushes no other CPU for a piece's 4K entries. A released chunk's
+	 * change flushes every CPU: it is no longer published, so CPA also
+	 * changes its direct-map alias, and it is mapped by PMDs.
+	 */
 	int (*writable)(unsigned long addr, int numpages);
 } mm_info[MM_NR_CLASSES] = {
 	[MM_TEXT] = { "text", EXECMEM_MODULE_TEXT, true,
 		      set_memory_rox, set_memory_rwnx },
 	[MM_RODATA] = { "rodata", EXECMEM_MODULE_RODATA, false,
-			set_memory_ro, set_memory_rw },
+			set_memory_ro, set_memory_rw_lazy },
 	[MM_DATA] = { "data", EXECMEM_MODULE_DATA, false, NULL, NULL },
 	[MM_INIT_TEXT] = { "init_text", EXECMEM_MODULE_INIT_TEXT, true,
 			   set_memory_rox, set_memory_rwnx },
 	[MM_INIT_RODATA] = { "init_rodata", EXECMEM_MODULE_INIT_RODATA, false,
-			     set_memory_ro, set_memory_rw },
+			     set_memory_ro, set_memory_rw_lazy },
 	[MM_INIT_DATA] = { "init_data", EXECMEM_MODULE_INIT_DATA, false,
 			   NULL, NULL },
 };

@@ -15,10 +15,12 @@
 #include <linux/pgtable.h>
 #include <linux/rcupdate.h>
 #include <linux/set_memory.h>
+#include <linux/smp.h>
 #include <linux/string.h>
 #include <linux/vmalloc.h>
 #include <linux/vmalloc_contig.h>
 
+#include <asm/hardirq.h>
 #include <asm/module_map.h>
 #include <asm/setup.h>
 #include <asm/text-patching.h>
@@ -585,6 +587,147 @@ static void mmt_data_above_text(struct kunit *test)
 	module_map_release_empty();
 }
 
+static void mmt_read_byte(void *p)
+{
+	READ_ONCE(*(u8 *)p);
+}
+
+static void mmt_write_byte(void *p)
+{
+	WRITE_ONCE(*(u8 *)p, 0xa5);
+}
+
+/*
+ * A write from another CPU after rodata's lazy grant (set_memory_rw_lazy(),
+ * no flush of that CPU's TLB, where a read cached the read-only entry)
+ * succeeds. Whether it took a spurious fault on the way, this cannot tell:
+ * some CPUs walk the page tables again instead, and QEMU TCG refills its
+ * TLB on a permission miss.
+ */
+static void mmt_rodata_grant_remote_write(struct kunit *test)
+{
+	int other, read, write;
+	u8 *p, *pin;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "one CPU online");
+	p = mmt_alloc(test, EXECMEM_MODULE_RODATA, PAGE_SIZE);
+	pin = mmt_pin(test, EXECMEM_MODULE_RODATA, p);
+	KUNIT_EXPECT_EQ(test, set_memory_ro((unsigned long)p, 1), 0);
+
+	migrate_disable();
+	other = cpumask_any_but(cpu_online_mask, smp_processor_id());
+	read = smp_call_function_single(other, mmt_read_byte, p, 1);
+	if (!read)
+		read = set_memory_rw_lazy((unsigned long)p, 1);
+	write = read ? 0 : smp_call_function_single(other, mmt_write_byte,
+						     p, 1);
+	migrate_enable();
+
+	KUNIT_EXPECT_EQ(test, read, 0);
+	KUNIT_EXPECT_EQ(test, write, 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(*p), 0xa5);
+	mmt_unpin(test, pin);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+	module_map_release_empty();
+}
+
+#ifdef CONFIG_SMP
+/*
+ * Function-call IPIs taken so far by every CPU: a CPU's on_each_cpu() runs
+ * its own part without one, so this counts the flushes of other CPUs, from
+ * whichever CPU the caller runs on.
+ */
+static unsigned long mmt_calls(void)
+{
+	unsigned long n = 0;
+	int cpu;
+
+	for_each_online_cpu(cpu)
+		n += READ_ONCE(per_cpu(irq_stat, cpu).irq_call_count);
+	return n;
+}
+
+#define MMT_GRANTS	16
+
+/*
+ * IPIs of MMT_GRANTS allocations of @type, each freed after; a freed piece
+ * must have its class permission back, or the next grant changes nothing.
+ */
+static unsigned long mmt_alloc_ipis(struct kunit *test, enum execmem_type type,
+				    bool *freed_ro)
+{
+	unsigned long ipis = 0, n;
+	void *q;
+	int i;
+
+	for (i = 0; i < MMT_GRANTS; i++) {
+		n = mmt_calls();
+		q = mmt_alloc(test, type, PAGE_SIZE);
+		ipis += mmt_calls() - n;
+		KUNIT_EXPECT_TRUE(test, module_map_free(q));
+		*freed_ro &= !mmt_writable(q);
+	}
+	return ipis;
+}
+
+/*
+ * Rodata is made writable for loading without a flush of the other CPUs'
+ * TLBs (set_memory_rw_lazy()); text, which loses execute permission, with
+ * one. Count function-call IPIs over MMT_GRANTS lazy grants against as many
+ * set_memory_rw() ones, each after a set_memory_ro(), and over allocations
+ * of rodata against text pieces. The pins keep both chunks split (never
+ * uniform, so never collapsed): no split, a global flush, is counted. An
+ * idle CPU that polls takes no IPI: with too few counted for the full
+ * grants, the case cannot tell and skips, before it checks anything.
+ */
+static void mmt_rodata_grant_local(struct kunit *test)
+{
+	unsigned long lazy = 0, full = 0, rodata, text, n;
+	bool writable = true, freed_ro = true;
+	int i, err = 0;
+	u8 *p, *pin, *tpin;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "one CPU online: no remote flush to count");
+	p = mmt_alloc(test, EXECMEM_MODULE_RODATA, PAGE_SIZE);
+	pin = mmt_pin(test, EXECMEM_MODULE_RODATA, p);
+	tpin = mmt_alloc(test, EXECMEM_MODULE_TEXT, PAGE_SIZE);
+
+	for (i = 0; i < MMT_GRANTS; i++) {
+		err |= set_memory_ro((unsigned long)p, 1);
+		n = mmt_calls();
+		err |= set_memory_rw_lazy((unsigned long)p, 1);
+		lazy += mmt_calls() - n;
+		writable &= mmt_writable(p);
+
+		err |= set_memory_ro((unsigned long)p, 1);
+		n = mmt_calls();
+		err |= set_memory_rw((unsigned long)p, 1);
+		full += mmt_calls() - n;
+	}
+	rodata = mmt_alloc_ipis(test, EXECMEM_MODULE_RODATA, &freed_ro);
+	text = mmt_alloc_ipis(test, EXECMEM_MODULE_TEXT, &freed_ro);
+	KUNIT_EXPECT_TRUE(test, module_map_free(tpin));
+	mmt_unpin(test, pin);
+	KUNIT_EXPECT_TRUE(test, module_map_free(p));
+	module_map_release_empty();
+
+	kunit_info(test, "IPIs over %d: lazy grants %lu, full grants %lu, rodata allocations %lu, text allocations %lu\n",
+		   MMT_GRANTS, lazy, full, rodata, text);
+	if (test->status == KUNIT_SUCCESS &&
+	    (full < MMT_GRANTS || text < MMT_GRANTS))
+		kunit_skip(test, "full grants took %lu IPIs, text allocations %lu: idle CPUs poll",
+			   full, text);
+	KUNIT_EXPECT_EQ(test, err, 0);
+	KUNIT_EXPECT_TRUE(test, writable);
+	KUNIT_EXPECT_TRUE(test, freed_ro);
+	/* Each full grant flushes every other CPU: lazy ones only by chance. */
+	KUNIT_EXPECT_LT(test, lazy * 4, full);
+	KUNIT_EXPECT_LT(test, rodata * 4, text);
+}
+#endif
+
 static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_chunk_reuse),
 	KUNIT_CASE(mmt_text_int3),
@@ -599,6 +742,10 @@ static struct kunit_case module_map_cases[] = {
 	KUNIT_CASE(mmt_kaslr_range),
 	KUNIT_CASE(mmt_full_area),
 	KUNIT_CASE(mmt_data_above_text),
+	KUNIT_CASE(mmt_rodata_grant_remote_write),
+#ifdef CONFIG_SMP
+	KUNIT_CASE(mmt_rodata_grant_local),
+#endif
 	{}
 };
 
