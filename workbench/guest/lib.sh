@@ -151,3 +151,41 @@ wb_wait_released() {
 	module_map_wait_released || echo "wb: module_map chunks still held"
 	execmem_wait_released || echo "wb: execmem data areas still held"
 }
+
+# Wait (10 s at most) until module_map holds no chunk of a class that uses
+# none (init memory's, given back 2 s after init is done); at once without
+# the backend.
+wb_wait_empty_chunks() {
+	wb_mm_stats=/sys/kernel/debug/module_map/stats
+	wb_waited=0
+	while [ -r "$wb_mm_stats" ] && [ "$wb_waited" -lt 100 ] &&
+	      awk '$1 == "class" { on = 1; next }
+		   on && $2 > 0 && $3 == 0 { busy = 1 }
+		   END { exit !busy }' "$wb_mm_stats"; do
+		sleep 0.1
+		wb_waited=$((wb_waited + 1))
+	done
+}
+
+# flush_tlb_all() calls, counted by the function profiler, filtered to it
+# (only its own call site is patched): "wb_flush_profile on" starts it
+# (false when tracing cannot count), "wb_flush_profile read" stops it and
+# prints the count.
+wb_flush_profile() {
+	wb_tr=/sys/kernel/tracing
+	[ -d "$wb_tr/events" ] || mount -t tracefs nodev "$wb_tr" 2>/dev/null
+	case "$1" in
+	on)
+		[ -w "$wb_tr/function_profile_enabled" ] &&
+		echo flush_tlb_all > "$wb_tr/set_ftrace_filter" 2>/dev/null &&
+		echo 1 > "$wb_tr/function_profile_enabled"
+		;;
+	read)
+		echo 0 > "$wb_tr/function_profile_enabled"
+		cat "$wb_tr"/trace_stat/function* 2>/dev/null |
+			awk '$1 == "flush_tlb_all" { n += $2; seen = 1 }
+			     END { print seen ? n : 0 }'
+		echo > "$wb_tr/set_ftrace_filter"
+		;;
+	esac
+}

@@ -4,49 +4,15 @@
 # the global TLB flushes the load cost.
 . /wb/lib.sh
 
-TR=/sys/kernel/tracing
 MM_STATS=/sys/kernel/debug/module_map/stats
 EXECMEM_CACHES=/sys/kernel/debug/execmem/caches
-[ -d "$TR/events" ] || mount -t tracefs nodev "$TR" 2>/dev/null
-
-# wait_empty_chunks: wait (10 s at most) until module_map holds no chunk of
-# a class that uses none (init memory's, given back 2 s after init is done).
-wait_empty_chunks() {
-	waited=0
-	while [ -r "$MM_STATS" ] && [ "$waited" -lt 100 ] &&
-	      awk '$1 == "class" { on = 1; next }
-		   on && $2 > 0 && $3 == 0 { busy = 1 }
-		   END { exit !busy }' "$MM_STATS"; do
-		sleep 0.1
-		waited=$((waited + 1))
-	done
-}
-
-# flush_tlb_all() calls, counted by the function profiler, filtered to it
-# (only its own call site is patched). "off" when tracing cannot count.
-flush_profile() {
-	case "$1" in
-	on)
-		[ -w "$TR/function_profile_enabled" ] &&
-		echo flush_tlb_all > "$TR/set_ftrace_filter" 2>/dev/null &&
-		echo 1 > "$TR/function_profile_enabled"
-		;;
-	read)
-		echo 0 > "$TR/function_profile_enabled"
-		cat "$TR"/trace_stat/function* 2>/dev/null |
-			awk '$1 == "flush_tlb_all" { n += $2; seen = 1 }
-			     END { print seen ? n : 0 }'
-		echo > "$TR/set_ftrace_filter"
-		;;
-	esac
-}
 
 # /proc/vmallocinfo prints real addresses (%pK) to a reader with
 # CAP_SYSLOG only when kptr_restrict is 1: the module area is told by them.
 echo 1 > /proc/sys/kernel/kptr_restrict
 # Profiling first: its ftrace trampoline is part of the baseline.
 profiling=no
-flush_profile on && profiling=yes
+wb_flush_profile on && profiling=yes
 wb_put meminfo-before /proc/meminfo
 wb_ptdump_modules | wb_put ptdump-modules-before
 wb_put vmallocinfo-before /proc/vmallocinfo
@@ -56,11 +22,11 @@ wb_load_modset || exit 1
 t1=$(wb_now_us)
 cat /proc/interrupts > /tmp/interrupts-loaded
 if [ "$profiling" = yes ]; then
-	echo "flush_tlb_all $(flush_profile read)" | wb_put flushes
+	echo "flush_tlb_all $(wb_flush_profile read)" | wb_put flushes
 fi
 echo "load_us $((t1 - t0))" | wb_put timing
 # Loaded, once init memory's chunks are given back: what the set holds.
-wait_empty_chunks
+wb_wait_empty_chunks
 wb_put interrupts-before-modset /tmp/interrupts-before
 wb_put interrupts-loaded /tmp/interrupts-loaded
 wb_put meminfo-after /proc/meminfo
