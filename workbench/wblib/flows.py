@@ -266,6 +266,14 @@ def _golden(kind, text):
             [tuple(c) for c in b["off"]],
             known=[tuple(k) for k in b.get("known", [])])
         return {"on": [list(c) for c in on], "off": [list(c) for c in off]}
+    if kind == "benchcosts":
+        # A bench boot's files: what bench._costs makes of them.
+        b = json.loads(text)
+        files = {k: "\n".join(v) + "\n" for k, v in b["files"].items()}
+        try:
+            return bench._costs(files, b["classes"])
+        except WbError as e:
+            return {"error": str(e)}
     if kind == "kbuild":
         return {"sparse_skipped": series.checker_skipped(text) is not None}
     if kind == "channel":
