@@ -152,19 +152,13 @@ wb_wait_released() {
 	execmem_wait_released || echo "wb: execmem data areas still held"
 }
 
-# Wait (10 s at most) until module_map holds no chunk of a class that uses
-# none (init memory's, given back 2 s after init is done); at once without
-# the backend.
-wb_wait_empty_chunks() {
-	wb_mm_stats=/sys/kernel/debug/module_map/stats
-	wb_waited=0
-	while [ -r "$wb_mm_stats" ] && [ "$wb_waited" -lt 100 ] &&
-	      awk '$1 == "class" { on = 1; next }
-		   on && $2 > 0 && $3 == 0 { busy = 1 }
-		   END { exit !busy }' "$wb_mm_stats"; do
-		sleep 0.1
-		wb_waited=$((wb_waited + 1))
-	done
+# Whether no class of module_map holds a chunk it does not use (init
+# memory's, given back 2 s after init is done); true without the backend.
+wb_no_unused_chunk() {
+	awk '$1 == "class" { on = 1; next }
+	     on && $2 > 0 && $3 == 0 { busy = 1 }
+	     END { exit busy }' /sys/kernel/debug/module_map/stats \
+		2> /dev/null || [ ! -r /sys/kernel/debug/module_map/stats ]
 }
 
 # flush_tlb_all() calls, counted by the function profiler, filtered to it
@@ -188,4 +182,57 @@ wb_flush_profile() {
 		echo > "$wb_tr/set_ftrace_filter"
 		;;
 	esac
+}
+
+# wb_modset_costs PREFIX: load and unload the module set once and send, each
+# name under PREFIX, what it costs as make demo reports it: vmallocinfo and
+# module ptdumps before, loaded (once init memory's chunks are given back)
+# and unloaded, the flush_tlb_all() calls and /proc/interrupts around the
+# load, its time, meminfo, vmstat and the allocators' stats. Profiling
+# first: its ftrace trampoline is part of the baseline.
+wb_modset_costs() {
+	wb_mm_stats=/sys/kernel/debug/module_map/stats
+	wb_vc_stats=/sys/kernel/debug/vmalloc_contig/stats
+	wb_em_caches=/sys/kernel/debug/execmem/caches
+	# /proc/vmallocinfo prints real addresses (%pK) to a reader with
+	# CAP_SYSLOG only when kptr_restrict is 1: they tell the module area.
+	echo 1 > /proc/sys/kernel/kptr_restrict
+	wb_profiling=no
+	wb_flush_profile on && wb_profiling=yes
+	wb_put "$1meminfo-before" /proc/meminfo
+	wb_ptdump_modules | wb_put "$1ptdump-modules-before"
+	wb_put "$1vmallocinfo-before" /proc/vmallocinfo
+	cat /proc/interrupts > /tmp/interrupts-before
+	wb_t0=$(wb_now_us)
+	wb_load_modset || return 1
+	wb_t1=$(wb_now_us)
+	cat /proc/interrupts > /tmp/interrupts-loaded
+	if [ "$wb_profiling" = yes ]; then
+		echo "flush_tlb_all $(wb_flush_profile read)" |
+			wb_put "$1flushes"
+	fi
+	echo "load_us $((wb_t1 - wb_t0))" | wb_put "$1timing"
+	wb_wait_lib=/wb/kselftest/vmalloc_contig/module_map_lib.sh
+	if [ -r "$wb_wait_lib" ]; then
+		# shellcheck source=/dev/null # the kselftest library
+		. "$wb_wait_lib"
+		wait_until 100 wb_no_unused_chunk
+	fi
+	wb_put "$1interrupts-before-modset" /tmp/interrupts-before
+	wb_put "$1interrupts-loaded" /tmp/interrupts-loaded
+	wb_put "$1meminfo-after" /proc/meminfo
+	wb_ptdump_modules_settled | wb_put "$1ptdump-modules-after"
+	wb_put "$1vmallocinfo-loaded" /proc/vmallocinfo
+	wb_put "$1modules" /proc/modules
+	wb_put "$1vmstat" /proc/vmstat
+	[ -r "$wb_mm_stats" ] && wb_put "$1module_map-stats" "$wb_mm_stats"
+	[ -r "$wb_vc_stats" ] && wb_put "$1vmalloc_contig-stats" "$wb_vc_stats"
+	[ -r "$wb_em_caches" ] && wb_put "$1execmem-caches" "$wb_em_caches"
+	# Unloaded: module memory given back, chunks after their 2 s delay.
+	wb_unload_modset || return 1
+	wb_wait_released
+	[ -r "$wb_em_caches" ] &&
+		wb_put "$1execmem-caches-unloaded" "$wb_em_caches"
+	wb_put "$1vmallocinfo-unloaded" /proc/vmallocinfo
+	wb_ptdump_modules | wb_put "$1ptdump-modules-unloaded"
 }

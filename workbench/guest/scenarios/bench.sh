@@ -212,36 +212,10 @@ while [ $i -le "$REPS" ]; do
 		"$(((t3 - t2) / 1000000)) ms"
 	i=$((i + 1))
 done
-# One more load, untimed, for its costs as make demo counts them: the
-# flush_tlb_all() calls (the function profiler would slow the timed loads)
-# and IPIs, and vmalloc's areas loaded and unloaded. Profiling first: its
-# ftrace trampoline is part of the baseline.
+# One more load, untimed, for its costs as make demo counts them (the
+# function profiler would slow the timed loads).
 if [ "$REPS" -gt 0 ]; then
-	echo 1 > /proc/sys/kernel/kptr_restrict
-	profiling=no
-	wb_flush_profile on && profiling=yes
-	wb_put count-vmallocinfo-before /proc/vmallocinfo
-	wb_ptdump_modules | wb_put count-ptdump-modules-before
-	cat /proc/interrupts > /tmp/interrupts-pre
-	wb_load_modset || exit 1
-	cat /proc/interrupts > /tmp/interrupts-post
-	if [ "$profiling" = yes ]; then
-		echo "flush_tlb_all $(wb_flush_profile read)" |
-			wb_put count-flushes
-	fi
-	wb_put count-interrupts-before-modset /tmp/interrupts-pre
-	wb_put count-interrupts-loaded /tmp/interrupts-post
-	# Loaded, once init memory's chunks are given back.
-	wb_wait_empty_chunks
-	[ -r "$MM_STATS" ] && wb_put count-module_map-stats "$MM_STATS"
-	[ -r "$EXECMEM_CACHES" ] &&
-		wb_put count-execmem-caches "$EXECMEM_CACHES"
-	wb_put count-vmallocinfo-loaded /proc/vmallocinfo
-	wb_ptdump_modules_settled | wb_put count-ptdump-modules-after
-	wb_unload_modset || exit 1
-	wb_wait_released
-	wb_put count-vmallocinfo-unloaded /proc/vmallocinfo
-	wb_ptdump_modules | wb_put count-ptdump-modules-unloaded
+	wb_modset_costs count- || exit 1
 fi
 if [ "$WORKLOAD" = 1 ]; then
 	wb_load_modset || exit 1
